@@ -1,0 +1,85 @@
+"""``create_app(settings)``: the Starlette application (GraphQL, health, and what features mount)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from tortoise import connections
+
+from licheng import db
+from licheng.auth.service import actor_for_token
+from licheng.graphql.context import Context
+from licheng.graphql.schema import build_schema
+from licheng.settings import Settings
+
+
+class LichengGraphQL(GraphQL):
+    """Resolves the actor from the bearer token once per request."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(build_schema(debug=settings.debug), graphql_ide="graphiql" if settings.debug else None)
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
+        header = request.headers.get("authorization", "")
+        bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
+        actor = await actor_for_token(self.settings, bearer)
+        return Context(request=request, settings=self.settings, actor=actor)
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Says nothing about its dependencies."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers. Features add their checks (object store) to ``READY_CHECKS``."""
+    problems: dict[str, str] = {}
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        problems["database"] = type(exc).__name__
+    for name, check in request.app.state.ready_checks.items():
+        try:
+            await check()
+        except Exception as exc:  # noqa: BLE001
+            problems[name] = type(exc).__name__
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """The app. ``manage_db=False`` when the caller (tests, the demo) already opened the database."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await db.init_db(settings)
+        try:
+            yield
+        finally:
+            if manage_db:
+                await db.close_db()
+
+    graphql_app = LichengGraphQL(settings)
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready_checks = {}
+    return app

@@ -1,0 +1,109 @@
+"""``licheng``: serve, migrate, demo, school and people administration, schema export."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from licheng import db
+from licheng.errors import LichengError
+from licheng.settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except LichengError as error:
+        click.echo(f"錯誤 {error.code}: {error.message_zh}\nError {error.code}: {error.message_en}", err=True)
+        if error.details:
+            click.echo(f"  {error.details}", err=True)
+        sys.exit(2)
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    await db.init_db(settings)
+    try:
+        return await work()
+    finally:
+        await db.close_db()
+
+
+@click.group()
+def main() -> None:
+    """Licheng (歷程): the Student Learning Portfolio platform."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    settings = Settings()
+    applied = _run(lambda: db.migrate(settings, progress=lambda name: click.echo(f"applying {name}")))
+    click.echo(f"migrated: {len(applied)} step(s) applied" if applied else "schema is up to date")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from licheng.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API (run `licheng migrate` first)."""
+    settings = Settings()
+    try:
+        settings.check_production()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed and print the accounts, then exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Migrate the embedded database, seed a demo school, print the accounts, and serve."""
+    from licheng import demo as demo_data
+
+    settings = Settings(debug=True)
+    click.echo(f"data directory: {settings.data_dir.resolve()}")
+    _run(lambda: db.migrate(settings))
+    accounts = _run(lambda: _with_db(settings, lambda: demo_data.seed(settings)))
+    click.echo("\nDemo accounts (password for all: %s)" % demo_data.DEMO_PASSWORD)
+    for account in accounts:
+        click.echo(f"  {account.login:<16} {account.role}")
+    click.echo(f"\nGraphQL: http://{host}:{port}/graphql  (GraphiQL in the browser)")
+    click.echo(
+        "Try:  mutation { signIn(login: \"s10101\", password: \"%s\") { accessToken } }" % demo_data.DEMO_PASSWORD
+    )
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("schema.graphql"), show_default=True)
+def schema(output: Path) -> None:
+    """Write the GraphQL SDL (checked in as schema.graphql)."""
+    from licheng.graphql.schema import export_sdl
+
+    output.write_text(export_sdl(), encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+from licheng.cli_admin import register as _register_admin  # noqa: E402 - admin commands live apart
+
+_register_admin(main)
+
+__all__ = ["main"]

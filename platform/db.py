@@ -1,0 +1,77 @@
+"""The database: which model modules form which app, and how to connect and migrate.
+
+One migration history serves SQLite and PostgreSQL (see ``licheng.migrations``).
+Feature packages add their model modules to ``MODEL_APPS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tortoise import Tortoise
+
+from licheng.settings import Settings
+
+# app label -> model modules. Order matters only for humans; Tortoise resolves references.
+MODEL_APPS: dict[str, list[str]] = {
+    "auth": ["licheng.auth.models"],
+    "tenants": ["licheng.tenants.models", "licheng.tenants.audit"],
+}
+
+
+def _db_url(settings: Settings) -> str:
+    url = settings.resolved_database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    url = _db_url(settings)
+    connection: Any = url
+    if url.startswith("sqlite://"):
+        # WAL lets readers proceed while a writer commits; foreign keys are off by default in SQLite.
+        connection = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": url.removeprefix("sqlite://"),
+                "journal_mode": "WAL",
+                "foreign_keys": "ON",
+            },
+        }
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            label: {
+                "models": modules,
+                "default_connection": "default",
+            }
+            for label, modules in MODEL_APPS.items()
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(settings: Settings) -> None:
+    # The global fallback: Starlette's lifespan runs in another task than the requests,
+    # and Tortoise 1.x otherwise keeps its context per task.
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(settings: Settings, progress: Callable[[str], object] | None = None) -> list[str]:
+    """Create or upgrade the schema; running it twice changes nothing."""
+    from licheng.migrations import run_steps
+
+    await init_db(settings)
+    try:
+        return await run_steps(progress)
+    finally:
+        await close_db()

@@ -1,0 +1,106 @@
+"""All configuration, read once from the environment (``LICHENG_*``).
+
+Every knob lives here so that operators have one page to read; anything else
+that needs a setting takes a ``Settings`` object instead of reading the
+environment itself. A bad value fails loudly at start-up, not at first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "licheng-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Licheng's configuration. Environment variable = ``LICHENG_`` + field name."""
+
+    model_config = SettingsConfigDict(env_prefix="LICHENG_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./licheng-data"),
+        description="Where the embedded defaults keep the SQLite file and blobs.",
+    )
+    database_url: str = Field(
+        default="",
+        description="sqlite:///path/db.sqlite3 or postgres://user:pass@host:5432/db. "
+        "Empty: a SQLite file in data_dir.",
+    )
+    storage_url: str = Field(
+        default="",
+        description="file:///path or s3://KEY:SECRET@host:port/bucket?secure=false. "
+        "Empty: the folder blobs/ in data_dir.",
+    )
+    secret_key: str = Field(
+        default=DEV_SECRET,
+        description="Signs tokens. Must be set (32+ characters) when debug is off.",
+    )
+    data_key: str = Field(
+        default="",
+        description="Encrypts national ID numbers and plugin secrets at rest "
+        "(32+ characters). Empty: derived from secret_key.",
+    )
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the app.")
+    debug: bool = Field(default=False, description="GraphiQL on, errors unmasked. Never in production.")
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    plugins: str = Field(
+        default="",
+        description="Comma-separated plugin ids to load; empty loads every installed plugin.",
+    )
+    log_level: str = Field(default="INFO")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        if len(value) < 16:
+            raise ValueError("LICHENG_SECRET_KEY must be at least 16 characters")
+        return value
+
+    def check_production(self) -> None:
+        """Refuse to serve for real with the development secret."""
+        if not self.debug and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "LICHENG_SECRET_KEY is the development default; set a random value "
+                "of 32+ characters (or LICHENG_DEBUG=true for local development)"
+            )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'licheng.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.data_dir / 'blobs').resolve()}"
+
+    @cached_property
+    def data_key_bytes(self) -> bytes:
+        """32 bytes for AES-256-GCM, derived so that a passphrase of any length works."""
+        material = self.data_key or ("data-key:" + self.secret_key)
+        return hashlib.sha256(material.encode()).digest()
+
+    @cached_property
+    def lookup_key_bytes(self) -> bytes:
+        """A separate key for keyed hashes (lookups), so encryption and hashing never share one."""
+        material = self.data_key or self.secret_key
+        return hashlib.sha256(("lookup-key:" + material).encode()).digest()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    def fingerprint(self) -> str:
+        """A short non-secret identifier of the key material (for key-rotation checks)."""
+        return base64.urlsafe_b64encode(hashlib.sha256(self.data_key_bytes).digest()[:6]).decode()

@@ -1,0 +1,1 @@
+"""MOE central database plugin."""

@@ -1,0 +1,1 @@
+"""Taipei CoolCloud plugin."""
