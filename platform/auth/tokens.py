@@ -11,7 +11,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from authlib.jose import JoseError, JsonWebToken
+import warnings
+
+with warnings.catch_warnings():
+    # authlib points at joserfc for the future; authlib.jose is the API this project standardises on for now.
+    warnings.simplefilter("ignore")
+    from authlib.jose import JoseError, JsonWebToken
 
 from licheng.settings import Settings
 

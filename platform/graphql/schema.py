@@ -53,13 +53,14 @@ class LichengSchema(strawberry.Schema):
 def build_schema(debug: bool = False) -> strawberry.Schema:
     Query = merge_types("Query", tuple(QUERIES))
     Mutation = merge_types("Mutation", tuple(MUTATIONS))
+    # Factories: strawberry builds fresh extension instances per request.
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        TypedErrors(debug=debug),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: TypedErrors(debug=debug),
     ]
     return LichengSchema(query=Query, mutation=Mutation, extensions=extensions)
 
