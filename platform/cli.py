@@ -107,3 +107,7 @@ from licheng.cli_admin import register as _register_admin  # noqa: E402 - admin 
 _register_admin(main)
 
 __all__ = ["main"]
+
+
+if __name__ == "__main__":
+    main()

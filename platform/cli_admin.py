@@ -6,7 +6,9 @@ school's staff for imports) through the same services GraphQL calls.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -119,7 +121,9 @@ def import_people(kind: str, file: Path, school_code: str, dry_run: bool, creden
         found = await School.get_or_none(code=school_code)
         if found is None:
             raise NotFound("school", "學校")
-        with click.progressbar(length=max(1, data.count(b"\n")), label="importing 匯入中", file=click.get_text_stream("stderr")) as bar:
+        rows = max(1, data.count(b"\n"))
+        bar: Any
+        with click.progressbar(length=rows, label="importing 匯入中", file=sys.stderr) as bar:  # type: ignore[operator]
             last = [0]
 
             def progress(done: int, total: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 from datetime import date
 
 from licheng.auth import passwords
@@ -79,7 +80,7 @@ async def seed(settings: Settings) -> list[DemoAccount]:
     await SchoolTerm.create(school=school, academic_year=115, term=1, starts_on=date(2026, 8, 31), ceremony_on=date(2027, 1, 20))
     await SchoolTerm.create(school=school, academic_year=115, term=2, starts_on=date(2027, 2, 11), ceremony_on=date(2027, 6, 30))
 
-    async def person(login: str, name: str, *roles: Role, **fields: object) -> Person:
+    async def person(login: str, name: str, *roles: Role, **fields: Any) -> Person:
         account = await _account(login, name)
         row = await Person.create(school=school, account=account, name=name, **fields)
         for role in roles:

@@ -51,7 +51,7 @@ class AccountLocked(LichengError):
 
 async def schools_of(account_id: int) -> list[int]:
     rows = await Person.filter(account_id=account_id, active=True).values_list("school_id", flat=True)
-    return sorted(set(rows))
+    return sorted({int(row) for row in rows})  # type: ignore[call-overload]
 
 
 async def _choose_school(account: Account, school_code: str | None) -> int | None:
@@ -113,17 +113,15 @@ async def refresh(settings: Settings, refresh_token: str) -> TokenPair:
         row = await RefreshToken.filter(token_hash=token_hash).select_for_update().first()
         if row is None or row.revoked_at or row.expires_at < _now():
             raise invalid
-        if row.used_at is not None:
-            await RefreshToken.filter(family=row.family, revoked_at=None).update(revoked_at=_now())
-            await audit.record(None, "refresh_token_reused", "account", row.account_id)
-            raise invalid
+        # Claim it: exactly one caller can move used_at from null, even without row locks (SQLite).
         claimed = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=_now())
-        if claimed != 1:  # a concurrent refresh won the race: treat as reuse
-            raise invalid
         account = await Account.get(id=row.account_id)
-        if not account.active:
-            raise invalid
-        return await _issue(settings, account, row.school_id, family=row.family)
+        if claimed == 1 and account.active:
+            return await _issue(settings, account, row.school_id, family=row.family)
+    # Reuse of a used token means it leaked: end the whole family (committed before refusing).
+    await RefreshToken.filter(family=row.family, revoked_at=None).update(revoked_at=_now())
+    await audit.record(None, "refresh_token_reused", "account", row.account_id)
+    raise invalid
 
 
 async def sign_out(refresh_token: str) -> None:
@@ -184,7 +182,8 @@ async def build_actor(account: Account, school_id: int | None, scopes: frozenset
                 roles.add(Role(role))
                 if role == Role.HOMEROOM and class_id:
                     homeroom.add(class_id)
-    bureau_ids = frozenset(await BureauAdmin.filter(account_id=account.id).values_list("bureau_id", flat=True))
+    bureau_rows = await BureauAdmin.filter(account_id=account.id).values_list("bureau_id", flat=True)
+    bureau_ids = frozenset(int(row) for row in bureau_rows)  # type: ignore[call-overload]
     return Actor(
         account_id=account.id,
         school_id=school_id,

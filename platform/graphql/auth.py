@@ -71,7 +71,7 @@ class AuthQuery:
             display_name=account.display_name,
             is_platform_admin=account.is_platform_admin,
             must_change_password=account.must_change_password,
-            roles=sorted(actor.roles, key=lambda r: r.value),
+            roles=sorted(actor.roles, key=lambda r: r.value),  # type: ignore[attr-defined]
             school_pk=actor.school_id,
             person_pk=actor.person_id,
             school_ids=await service.schools_of(account.id),

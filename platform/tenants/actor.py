@@ -7,7 +7,7 @@ edges only carry it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from licheng.errors import Forbidden, Unauthenticated
 from licheng.tenants.models import Role
@@ -25,15 +25,18 @@ class Actor:
     # OAuth scopes of a third-party token; None means a first-party session (all scopes).
     scopes: frozenset[str] | None = None
     display_name: str = ""
-    schools: tuple[int, ...] = field(default=())
+    # An operator's CLI command or a background job: acts without an account.
+    is_system: bool = False
 
     @property
     def is_authenticated(self) -> bool:
-        return self.account_id is not None
+        return self.account_id is not None or self.is_system
 
     @property
     def acting_role(self) -> str:
         """The most privileged hat, for the audit trail."""
+        if self.is_system:
+            return "system"
         if self.is_platform_admin:
             return "platform_admin"
         if self.bureau_ids and not self.roles:
@@ -83,4 +86,5 @@ def system_actor(school_id: int | None = None) -> Actor:
         roles=frozenset({Role.STAFF}) if school_id else frozenset(),
         is_platform_admin=school_id is None,
         display_name="system",
+        is_system=True,
     )

@@ -27,7 +27,7 @@ class AuditEntry(Model):
     record_type = fields.CharField(max_length=64)
     record_id = fields.CharField(max_length=64, null=True)
     student_id = fields.IntField(null=True, db_index=True)
-    changes = fields.JSONField(null=True)
+    changes: dict | None = fields.JSONField(null=True)  # type: ignore[assignment]
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -183,7 +183,7 @@ class _Importer:
 
     async def classes(self, row: dict[str, str]) -> None:
         code = _required(row, "code", 16)
-        values = {"name": _required(row, "name", 50), "grade": _int(row, "grade", 1, 12, required=True)}
+        values: dict[str, Any] = {"name": _required(row, "name", 50), "grade": _int(row, "grade", 1, 12, required=True)}
         existing = await SchoolClass.get_or_none(school_id=self.school_id, code=code)
         if existing is None:
             existing = await SchoolClass.create(school_id=self.school_id, code=code, **values)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -221,7 +221,7 @@ def visible_people(actor: Actor) -> QuerySet[Person]:
     if actor.has(Role.TEACHER, Role.COUNSELOR, Role.HOMEROOM):
         return query.filter(memberships__role__in=[Role.STUDENT, Role.TEACHER, Role.COUNSELOR, Role.HOMEROOM, Role.STAFF]).distinct()
     if actor.has(Role.PARENT):
-        return query.filter(id__in=own) | query.filter(parent_links__parent_id=actor.person_id or -1)
+        return query.filter(Q(id__in=own) | Q(parent_links__parent_id=actor.person_id or -1)).distinct()
     return query.filter(id__in=own)
 
 
