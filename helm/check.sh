@@ -47,9 +47,14 @@ for values in "$here"/examples/*.yaml; do
         --api-versions monitoring.coreos.com/v1 >"$out/$name.yaml"; then
         echo "rendered $(grep -c '^kind:' "$out/$name.yaml") objects"
         if [ "$have_validator" = 1 ]; then
-            # The PodMonitor is a CRD kubernetes-validate has no schema for.
-            kubernetes-validate --kubernetes-version "$k8s_version" --strict \
-                --skip-crd-schema-validation "$out/$name.yaml" || failed=1
+            # kubernetes-validate knows only built-in kinds: leave out the PodMonitor (a CRD).
+            python3 - "$out/$name.yaml" "$out/$name.core.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+core = [d for d in docs if not d["apiVersion"].startswith("monitoring.coreos.com/")]
+yaml.safe_dump_all(core, open(sys.argv[2], "w"))
+PY
+            kubernetes-validate -k "$k8s_version" --strict "$out/$name.core.yaml" || failed=1
         fi
     else
         failed=1

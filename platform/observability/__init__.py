@@ -1,4 +1,4 @@
-"""Observability: Prometheus metrics, structured JSON logs, readiness.
+"""Observability: Prometheus metrics and structured JSON logs.
 
 The app wires it with one line, ``observability.install(app, settings)``; the
 CLI calls `configure_logging(settings.log_level)` once per process (serve,
@@ -11,7 +11,6 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from licheng.observability.health import readiness_response
 from licheng.observability.logs import (
     RequestContextMiddleware,
     bind_school,
@@ -45,7 +44,6 @@ __all__ = [
     "log_context",
     "metrics_response",
     "observe_graphql_operation",
-    "readiness_response",
     "redact",
     "set_job_queue_depth",
     "start_metrics_server",

@@ -46,6 +46,8 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Attributes every LogRecord has: anything else came in through `extra=`.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn repeats its message with terminal colours: noise in a JSON line.
+_DROPPED_EXTRAS = frozenset({"color_message"})
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 access_log = logging.getLogger("licheng.access")
@@ -107,7 +109,7 @@ class JsonFormatter(logging.Formatter):
             "school_id": _school_id.get(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and key not in payload:
+            if key not in _STANDARD_ATTRS and key not in _DROPPED_EXTRAS and key not in payload:
                 payload[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -118,13 +120,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[Any]):
     """Writes to whatever sys.stdout is at emit time (test runners swap it)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 
@@ -143,6 +145,7 @@ def configure_logging(level: str | int = "INFO") -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    logging.captureWarnings(True)  # warnings become "py.warnings" records: JSON too
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()

@@ -142,12 +142,12 @@ checksum/secret: {{ include "licheng.secretData" . | sha256sum }}
 
 {{/* Pod-level settings shared by web, worker and migration pods. */}}
 {{- define "licheng.podCommon" -}}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
@@ -180,7 +180,7 @@ Container settings shared by every container of the chart:
 (dict "ctx" $ "configMap" NAME "secret" NAME "env" LIST).
 */}}
 {{- define "licheng.containerCommon" -}}
-{{- $root := .ctx }}
+{{- $root := .ctx -}}
 image: {{ include "licheng.image" $root }}
 imagePullPolicy: {{ $root.Values.image.pullPolicy }}
 securityContext:
