@@ -1,8 +1,12 @@
-"""Local-disk blob store (the embedded default), written with aiofiles.
+"""Local-disk blob store (the embedded default); reads with aiofiles, writes in worker threads.
 
 A write goes to a hidden temporary file beside its destination, is flushed
 and fsynced, renamed over the key, and the directory is fsynced: after `put`
 returns, the blob survives a power cut, and a reader never sees half a file.
+Writes do not use aiofiles: one thread hop per aiofiles call and SHA-256 on
+the event loop held uploads to 0.4x the disk's speed; hashing and writing in
+the same worker call per batch, pipelined with receiving, does much better
+(bench/upload_store.py, bench/upload.py).
 Temporary names start with a dot, which no valid key segment can, so they
 are never listed as keys. Keys map to nested directories (`school/yyyy/id`).
 """
@@ -11,11 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import hashlib
 import os
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiofiles
 import aiofiles.os
@@ -26,7 +35,8 @@ from licheng.storage.keys import validate_key, validate_prefix
 from licheng.storage.streams import checked_stream
 
 _TMP_SUFFIX = ".tmp"
-_WRITE_BYTES = 512 * 1024
+_WRITE_BYTES = 512 * 1024  # per worker call: fewer thread hops vs memory per upload
+_IOV_MAX = 1024
 
 
 def _fsync_dir(path: Path) -> None:
@@ -35,6 +45,122 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
+    """Linux's sync_file_range(2), to start writing a range to disk without waiting."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+
+    def start_writeback(fd: int, offset: int, length: int) -> None:
+        call(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; failures only mean no head start
+
+    return start_writeback
+
+
+# The disk starts on each batch while the next arrives, so the final fsync waits
+# for little (as RocksDB's bytes_per_sync does); durability still rests on fsync.
+_start_writeback = _load_sync_file_range()
+
+
+def _writev_all(fd: int, pieces: list[bytes]) -> None:
+    views: list[bytes | memoryview] = list(pieces)
+    while views:
+        written = os.writev(fd, views[:_IOV_MAX])
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = memoryview(views[0])[written:]
+
+
+class _Writer:
+    """The blocking half of one `put`: each method runs in a worker thread, one at a time."""
+
+    def __init__(self, store: LocalBlobStore, path: Path) -> None:
+        self.store = store
+        self.path = path
+        self.tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}"
+        self.digest = hashlib.sha256()
+        self.fd = -1
+        self.written = 0
+        self.renamed = False
+        self.in_flight: asyncio.Future[Any] | None = None
+
+    # -- worker-thread side
+    def open(self) -> None:
+        self.store._makedirs_durably(self.path.parent)  # noqa: SLF001
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o640)
+
+    def write(self, batch: list[bytes]) -> None:
+        # Hash and write in the same call: one GIL hand-off per batch (two threads, one
+        # hashing and one writing, measured slower: each hand-off costs more than it saves).
+        for piece in batch:
+            self.digest.update(piece)  # releases the GIL: runs beside the event loop
+        _writev_all(self.fd, batch)
+        length = sum(len(piece) for piece in batch)
+        if _start_writeback is not None:
+            _start_writeback(self.fd, self.written, length)
+        self.written += length
+
+    def finish(self, batch: list[bytes]) -> None:
+        if batch:
+            self.write(batch)
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        os.replace(self.tmp, self.path)
+        self.renamed = True
+        _fsync_dir(self.path.parent)
+
+    def abort(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        for leftover in (self.tmp, self.path if self.renamed else None):
+            if leftover is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+
+    # -- event-loop side
+    def start(self, work: Callable[..., None], *args: object) -> None:
+        self.in_flight = asyncio.get_running_loop().run_in_executor(None, work, *args)
+
+    async def wait(self) -> None:
+        if self.in_flight is not None:
+            # Shielded: a cancelled caller must not mark a running thread's work done
+            # (the cleanup would close the file under it); close_out waits for it.
+            await asyncio.shield(self.in_flight)
+            self.in_flight = None
+
+    async def step(self, work: Callable[..., None], *args: object) -> None:
+        self.start(work, *args)
+        await self.wait()
+
+    async def close_out(self) -> None:
+        """Undo everything once no worker call runs, so no write or rename lands after the
+        cleanup: wait for the call in flight (milliseconds); if cancelled while waiting,
+        leave the cleanup to run the moment it ends."""
+        running = self.in_flight
+        if running is not None and not running.done():
+            try:
+                await asyncio.shield(running)
+            except asyncio.CancelledError:  # cancelled (again) while waiting
+                if running.done():
+                    self.abort()
+                else:
+                    running.add_done_callback(lambda _: self.abort())
+                raise
+            except Exception:  # the call's own failure: the file is ours to remove anyway
+                pass
+        self.abort()
 
 
 class LocalBlobStore:
@@ -64,35 +190,31 @@ class LocalBlobStore:
     async def put(
         self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int | None
     ) -> StoredObject:
+        # The size limit is checked on the event loop as chunks arrive. Each ~512 KiB
+        # batch is hashed and written by one worker call while the loop gathers the
+        # next batch (one batch in flight): SHA-256 off the loop, one thread hop per
+        # batch, no join copies (writev), the disk started early (writeback).
         path = self.path_for(key)
-        await asyncio.to_thread(self._makedirs_durably, path.parent)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}"
-        stream = checked_stream(chunks, max_bytes)
+        writer = _Writer(self, path)
+        stream = checked_stream(chunks, max_bytes, hashing=False)
         try:
-            async with aiofiles.open(tmp, "xb") as out:
-                # Chunks are gathered into ~512 KiB writes: each aiofiles call is a
-                # thread hop, which costs more than writing 64 KiB.
-                pending: list[bytes] = []
-                pending_size = 0
-                async with contextlib.aclosing(aiter(stream)) as source:
-                    async for chunk in source:
-                        pending.append(chunk)
-                        pending_size += len(chunk)
-                        if pending_size >= _WRITE_BYTES:
-                            await out.write(b"".join(pending))
-                            pending, pending_size = [], 0
-                if pending:
-                    await out.write(b"".join(pending))
-                await out.flush()
-                await asyncio.to_thread(os.fsync, out.fileno())
-            await aiofiles.os.replace(tmp, path)
+            await writer.step(writer.open)
+            batch: list[bytes] = []
+            batch_size = 0
+            async with contextlib.aclosing(aiter(stream)) as source:
+                async for chunk in source:
+                    batch.append(chunk)
+                    batch_size += len(chunk)
+                    if batch_size >= _WRITE_BYTES:
+                        await writer.wait()
+                        writer.start(writer.write, batch)
+                        batch, batch_size = [], 0
+            await writer.wait()
+            await writer.step(writer.finish, batch)
         except BaseException:
-            # Synchronous on purpose: it must run even while being cancelled.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            await writer.close_out()
             raise
-        await asyncio.to_thread(_fsync_dir, path.parent)
-        return StoredObject(size=stream.size, sha256_hex=stream.sha256_hex)
+        return StoredObject(size=stream.size, sha256_hex=writer.digest.hexdigest())
 
     async def open(self, key: str, *, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
         path = self.path_for(key)
@@ -136,6 +258,27 @@ class LocalBlobStore:
                 key = filename if rel == "." else f"{rel}/{filename}"
                 if key.startswith(prefix):
                     yield key
+
+    async def sweep_temporary(self, prefix: str = "", *, older_than: timedelta) -> int:
+        """Remove temporary files a killed process left behind (older than `older_than`)."""
+        validate_prefix(prefix)
+        start = self.root.joinpath(*prefix.split("/")[:-1])
+        cutoff = time.time() - older_than.total_seconds()
+
+        def sweep() -> int:
+            removed = 0
+            for dirpath, _dirnames, filenames in os.walk(start):
+                for name in filenames:
+                    if not (name.startswith(".") and name.endswith(_TMP_SUFFIX)):
+                        continue
+                    path = os.path.join(dirpath, name)
+                    with contextlib.suppress(FileNotFoundError):
+                        if os.stat(path).st_mtime <= cutoff:
+                            os.unlink(path)
+                            removed += 1
+            return removed
+
+        return await asyncio.to_thread(sweep)
 
     async def presigned_get_url(
         self,

@@ -13,12 +13,14 @@ used (no MinIO admin or extension APIs).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,6 +41,10 @@ _QUEUE_PIECES = 8  # so ~2 MiB (8 pieces) waits between the request and the SDK
 _LIST_BATCH = 1000
 _STALL_SECONDS = 600.0  # a body that sends nothing for this long is abandoned
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
+# Each upload holds a thread for as long as its body takes to arrive (the SDK reads
+# blocking): its own pool, so slow clients never starve the default executor that
+# checks and the local store use.
+_UPLOAD_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="licheng-s3-put")
 _EOF = object()
 _ABORT = object()
 
@@ -53,6 +59,7 @@ class _QueueReader:
     def __init__(self, queue: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop) -> None:
         self._queue = queue
         self._loop = loop
+        self.digest = hashlib.sha256()  # hashed here, in the SDK's thread, not on the loop
         self._chunk = b""
         self._offset = 0
         self._eof = False
@@ -74,6 +81,7 @@ class _QueueReader:
                 raise _Aborted()
             if isinstance(item, BaseException):
                 raise item
+            self.digest.update(item)
             self._chunk, self._offset = item, 0
         end = len(self._chunk) if size < 0 else min(len(self._chunk), self._offset + size)
         if self._offset == 0 and end == len(self._chunk):
@@ -200,13 +208,14 @@ class S3BlobStore:
         self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int | None
     ) -> StoredObject:
         validate_key(key)
-        stream = checked_stream(chunks, max_bytes)
+        stream = checked_stream(chunks, max_bytes, hashing=False)
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_PIECES)
         state = _UploadState()
         producer = asyncio.create_task(_produce(stream, queue))
-        reader = _QueueReader(queue, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        reader = _QueueReader(queue, loop)
         try:
-            await asyncio.to_thread(self._upload, key, reader, state)
+            await loop.run_in_executor(_UPLOAD_THREADS, self._upload, key, reader, state)
         except BaseException:
             with state.lock:
                 state.abandoned = True
@@ -220,7 +229,7 @@ class S3BlobStore:
                 await asyncio.shield(self.delete(key))
             raise
         await producer
-        return StoredObject(size=stream.size, sha256_hex=stream.sha256_hex)
+        return StoredObject(size=stream.size, sha256_hex=reader.digest.hexdigest())
 
     async def open(self, key: str, *, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
         validate_key(key)
@@ -261,6 +270,25 @@ class S3BlobStore:
             for item in batch:
                 if item.object_name and not item.is_dir:
                     yield item.object_name
+
+    async def sweep_temporary(self, prefix: str = "", *, older_than: timedelta) -> int:
+        """Abort multipart uploads a killed process left unfinished (older than `older_than`).
+        (MinIO also purges stale ones itself after 24 h; AWS S3 needs a lifecycle rule.)"""
+        validate_prefix(prefix)
+        cutoff = datetime.now(UTC) - older_than
+
+        def sweep() -> int:
+            # The SDK exposes these S3 calls only as internal methods.
+            result = self._client._list_multipart_uploads(self.bucket, prefix=prefix or None)  # noqa: SLF001
+            aborted = 0
+            for upload in result.uploads:
+                started = upload.initiated_time
+                if started is not None and started <= cutoff and upload.upload_id:
+                    self._client._abort_multipart_upload(self.bucket, upload.object_name, upload.upload_id)  # noqa: SLF001
+                    aborted += 1
+            return aborted
+
+        return await asyncio.to_thread(sweep)
 
     async def presigned_get_url(
         self,

@@ -16,17 +16,20 @@ from licheng.storage.errors import UPLOAD_TOO_LARGE, UploadRefused
 class CheckedStream:
     """Yields the chunks unchanged; counts them, hashes them, stops past `limit`."""
 
-    def __init__(self, chunks: AsyncIterable[bytes], limit: int | None) -> None:
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int | None, *, hashing: bool = True) -> None:
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
         self._source = chunks
         self._limit = limit
-        self._hash = hashlib.sha256()
+        # A store that hashes in its own worker thread (off the event loop) turns this off.
+        self._hash = hashlib.sha256() if hashing else None
         self.size = 0
         self.finished = False
 
     @property
     def sha256_hex(self) -> str:
+        if self._hash is None:
+            raise RuntimeError("this stream was not hashed (the store hashes it)")
         return self._hash.hexdigest()
 
     def __aiter__(self) -> AsyncGenerator[bytes, None]:
@@ -43,7 +46,8 @@ class CheckedStream:
                     raise UploadRefused.of(
                         UPLOAD_TOO_LARGE, limit_bytes=self._limit, received_bytes=size
                     )
-                self._hash.update(chunk)
+                if self._hash is not None:
+                    self._hash.update(chunk)
                 self.size = size
                 yield bytes(chunk) if not isinstance(chunk, bytes) else chunk
             self.finished = True
@@ -54,9 +58,9 @@ class CheckedStream:
                 await aclose()
 
 
-def checked_stream(chunks: AsyncIterable[bytes], limit: int | None) -> CheckedStream:
+def checked_stream(chunks: AsyncIterable[bytes], limit: int | None, *, hashing: bool = True) -> CheckedStream:
     """Wrap `chunks`: `.size` and `.sha256_hex` are final once iteration ends."""
-    return CheckedStream(chunks, limit)
+    return CheckedStream(chunks, limit, hashing=hashing)
 
 
 async def read_head(chunks: AsyncIterable[bytes], want: int) -> tuple[bytes, AsyncIterator[bytes]]:
