@@ -1,0 +1,270 @@
+"""Basic data and course records, entered by the school (基本資料、修課紀錄), and counseling records.
+
+Staff write enrolment, cadre and course records (one at a time here, or in bulk
+with ``records_import``); counselors write course-counseling records. Once a
+submission batch took a row it is frozen: a correction is an explicit 補件
+(``correct_record``) that adds a new row and keeps the old one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from licheng.errors import Forbidden, InvalidInput, LichengError, NotFound
+from licheng.portfolio import clock
+from licheng.portfolio.access import student_in_school
+from licheng.portfolio.errors import Immutable
+from licheng.portfolio.files import attach_file
+from licheng.portfolio.models import (
+    CadreLevel,
+    CadreRecord,
+    CounselingRecord,
+    CourseOutcome,
+    CourseRecord,
+    EnrolmentRecord,
+    EnrolmentStatus,
+    LateAddition,
+)
+from licheng.tenants import audit
+from licheng.tenants.actor import Actor
+from licheng.tenants.models import Membership, Person, Role
+
+COURSE_CODE = re.compile(r"^[0-9A-Za-z]{23}$")
+RECORD_MODELS: dict[str, type[Model]] = {
+    "enrolment": EnrolmentRecord,
+    "cadre": CadreRecord,
+    "course_record": CourseRecord,
+}
+_WHAT = {"enrolment": ("enrolment record", "學籍資料"), "cadre": ("cadre record", "幹部紀錄"), "course_record": ("course record", "修課紀錄")}
+
+
+def check_year_term(academic_year: int, term: int, *, yearly: bool = False) -> None:
+    if not 100 <= academic_year <= 200:
+        raise InvalidInput("academic_year", "學年度以民國年表示，例如 115", "The academic year is a ROC year, e.g. 115")
+    if term not in ((0, 1, 2) if yearly else (1, 2)):
+        raise InvalidInput("term", "學期須為 1 或 2", "The term is 1 or 2")
+
+
+def check_grade(grade: int) -> None:
+    if grade not in (10, 11, 12):
+        raise InvalidInput("grade", "年級須為 10、11 或 12", "The grade is 10, 11 or 12")
+
+
+def clean_text(name: str, value: str | None, max_len: int, *, required: bool = True) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise InvalidInput(name, "此欄必填", f"{name} is required")
+        return None
+    if len(value) > max_len:
+        raise InvalidInput(name, f"長度不可超過 {max_len}", f"{name} is at most {max_len} characters", limit=max_len)
+    return value
+
+
+def ensure_mutable(row: Any, what_en: str, what_zh: str) -> None:
+    if getattr(row, "superseded_at", None) is not None:
+        raise Immutable(what_en, what_zh, "superseded")
+    if row.frozen_at is not None:
+        raise Immutable(what_en, what_zh, "submitted")
+
+
+async def _teacher(school_id: int, teacher_id: int | None) -> int | None:
+    if teacher_id is None:
+        return None
+    if not await Membership.exists(school_id=school_id, person_id=teacher_id, role=Role.TEACHER):
+        raise NotFound("teacher", "教師")
+    return teacher_id
+
+
+async def _upsert(actor: Actor, kind: str, lookup: dict[str, Any], values: dict[str, Any]) -> tuple[Any, bool]:
+    """Create or update the live row (not superseded) found by ``lookup``; frozen rows refuse."""
+    model = RECORD_MODELS[kind]
+    row: Any = await model.filter(**lookup, superseded_at=None).first()
+    if row is None:
+        row = await model.create(**lookup, **values)
+        await audit.record(actor, f"create_{kind}", kind, row.id, student_id=lookup["student_id"], changes=_plain(values))
+        return row, True
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if changed:
+        ensure_mutable(row, *_WHAT[kind])
+        await model.filter(id=row.id).update(**changed)
+        for key, value in changed.items():
+            setattr(row, key, value)
+        await audit.record(actor, f"update_{kind}", kind, row.id, student_id=lookup["student_id"], changes=_plain(changed))
+    return row, False
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, (date, Decimal)) else getattr(v, "value", v)) for k, v in values.items()}
+
+
+def parse_score(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        score = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput("score", "成績須為數字", "The score is a number") from None
+    if not Decimal(0) <= score <= Decimal(100):
+        raise InvalidInput("score", "成績須介於 0 到 100", "The score is between 0 and 100")
+    return score.quantize(Decimal("0.01"))
+
+
+async def save_course_record(
+    actor: Actor, *, student_id: int, academic_year: int, term: int, course_code: str, subject_name: str,
+    grade: int, credits: int, score: Any = None, passed: bool | None = None, teacher_id: int | None = None,
+) -> CourseRecord:  # fmt: skip
+    """Register or update a course record (修課紀錄); the course code is the 23-character 課程代碼."""
+    school_id = actor.require_role(Role.STAFF)
+    await student_in_school(actor, student_id)
+    check_year_term(academic_year, term)
+    check_grade(grade)
+    code = (course_code or "").strip()
+    if not COURSE_CODE.match(code):
+        raise InvalidInput("course_code", "課程代碼須為 23 碼英數字", "The course code is 23 letters or digits", length=len(code))
+    if not 0 <= credits <= 20:
+        raise InvalidInput("credits", "學分數須介於 0 到 20", "Credits are between 0 and 20")
+    values = {
+        "subject_name": clean_text("subject_name", subject_name, 100), "grade": grade, "credits": credits,
+        "score": parse_score(score), "passed": passed, "teacher_id": await _teacher(school_id, teacher_id),
+    }  # fmt: skip
+    lookup = {"school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term, "course_code": code}
+    row, _ = await _upsert(actor, "course_record", lookup, values)
+    return row  # type: ignore[return-value]
+
+
+async def save_cadre_record(
+    actor: Actor, *, student_id: int, academic_year: int, term: int, level: CadreLevel, unit: str, position: str,
+    starts_on: date, ends_on: date | None = None,
+) -> CadreRecord:  # fmt: skip
+    """Register a cadre post (校級/班級/社團幹部): it goes with basic data and is not among the 10."""
+    school_id = actor.require_role(Role.STAFF)
+    await student_in_school(actor, student_id)
+    check_year_term(academic_year, term)
+    if ends_on is not None and ends_on < starts_on:
+        raise InvalidInput("ends_on", "結束日期須在開始日期之後", "The end date must follow the start date")
+    lookup = {
+        "school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term,
+        "unit": clean_text("unit", unit, 100), "position": clean_text("position", position, 50),
+    }  # fmt: skip
+    row, _ = await _upsert(actor, "cadre", lookup, {"level": CadreLevel(level), "starts_on": starts_on, "ends_on": ends_on})
+    return row  # type: ignore[return-value]
+
+
+async def save_enrolment(
+    actor: Actor, *, student_id: int, academic_year: int, term: int, grade: int, class_code: str,
+    seat: int | None = None, department: str | None = None, status: EnrolmentStatus = EnrolmentStatus.ENROLLED,
+) -> EnrolmentRecord:  # fmt: skip
+    """Register a student's enrolment data (學籍資料) for a term."""
+    school_id = actor.require_role(Role.STAFF)
+    await student_in_school(actor, student_id)
+    check_year_term(academic_year, term)
+    check_grade(grade)
+    if seat is not None and not 1 <= seat <= 99:
+        raise InvalidInput("seat", "座號須介於 1 到 99", "The seat is between 1 and 99")
+    values = {
+        "grade": grade, "class_code": clean_text("class_code", class_code, 16), "seat": seat,
+        "department": clean_text("department", department, 50, required=False), "status": EnrolmentStatus(status),
+    }  # fmt: skip
+    lookup = {"school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term}
+    row, _ = await _upsert(actor, "enrolment", lookup, values)
+    return row  # type: ignore[return-value]
+
+
+async def get_record(actor: Actor, kind: str, record_id: int) -> Any:
+    school_id = actor.require_school()
+    model = RECORD_MODELS.get(kind)
+    row = await model.get_or_none(id=record_id, school_id=school_id) if model else None
+    if row is None:
+        raise NotFound(_WHAT.get(kind, ("record", "資料"))[0], _WHAT.get(kind, ("record", "資料"))[1])
+    return row
+
+
+async def delete_record(actor: Actor, kind: str, record_id: int) -> None:
+    """Staff remove a wrongly entered row, only before any submission took it."""
+    actor.require_role(Role.STAFF)
+    row = await get_record(actor, kind, record_id)
+    ensure_mutable(row, *_WHAT[kind])
+    if kind == "course_record" and await CourseOutcome.exists(course_record_id=row.id):
+        raise LichengError("RECORD_IN_USE", "已有學生的課程學習成果連結此修課紀錄", "Course outcomes are attached to this course record")
+    await row.delete()
+    await audit.record(actor, f"delete_{kind}", kind, record_id, student_id=row.student_id)
+
+
+async def correct_record(actor: Actor, kind: str, record_id: int, reason: str, changes: dict[str, Any]) -> Any:
+    """補件: a staff correction of a frozen row. A new row supersedes it; the old one stays as it was."""
+    school_id = actor.require_role(Role.STAFF)
+    reason_text = clean_text("reason", reason, 200)
+    old = await get_record(actor, kind, record_id)
+    if old.superseded_at is not None:
+        raise Immutable(*_WHAT[kind], "superseded")
+    allowed = {
+        "course_record": {"subject_name", "grade", "credits", "score", "passed", "teacher_id"},
+        "cadre": {"level", "unit", "position", "starts_on", "ends_on"},
+        "enrolment": {"grade", "class_code", "seat", "department", "status"},
+    }[kind]
+    if unknown := set(changes) - allowed:
+        raise InvalidInput(sorted(unknown)[0], "此欄位不可更正", "This field cannot be corrected", allowed=sorted(allowed))
+    if "score" in changes:
+        changes["score"] = parse_score(changes["score"])
+    if "teacher_id" in changes:
+        changes["teacher_id"] = await _teacher(school_id, changes["teacher_id"])
+    model = RECORD_MODELS[kind]
+    copy = {f: getattr(old, f) for f in old._meta.db_fields if f not in {"id", "created_at", "updated_at", "frozen_at", "superseded_at", "supersedes_id", "late_reason"}}  # noqa: SLF001
+    copy.update(changes)
+    async with in_transaction():
+        claimed = await model.filter(id=old.id, superseded_at=None).update(superseded_at=clock.now())
+        if claimed != 1:
+            raise Immutable(*_WHAT[kind], "superseded")
+        new: Any = await model.create(**copy, supersedes_id=old.id, late_reason=reason_text)
+        await LateAddition.create(
+            school_id=school_id, student_id=old.student_id, academic_year=old.academic_year, item_type=kind,
+            item_id=new.id, replaces_id=old.id, reason=reason_text, created_by_account_id=actor.account_id,
+        )  # fmt: skip
+        await audit.record(actor, f"correct_{kind}", kind, new.id, student_id=old.student_id,
+                           changes={"replaces": old.id, "reason": reason_text, **_plain(changes)})  # fmt: skip
+    return new
+
+
+# --- course counseling (課程諮詢) ----------------------------------------------------------
+
+
+async def write_counseling_record(
+    actor: Actor, *, student_id: int, academic_year: int, term: int, held_on: date, topic: str, notes: str,
+    file_ref: str | None = None,
+) -> CounselingRecord:  # fmt: skip
+    """A counselor records a course-counseling session, with an optional file (2 MB by default)."""
+    school_id = actor.require_role(Role.COUNSELOR)
+    await student_in_school(actor, student_id)
+    check_year_term(academic_year, term)
+    values: dict[str, Any] = {"topic": clean_text("topic", topic, 100), "notes": clean_text("notes", notes, 4000)}
+    async with in_transaction():
+        file_id = None
+        if file_ref:
+            ref = await attach_file(actor, student_id=student_id, category="counseling", upload_ref=file_ref, academic_year=academic_year)
+            file_id = ref.id
+        row = await CounselingRecord.create(
+            school_id=school_id, student_id=student_id, counselor_id=actor.person_id, academic_year=academic_year,
+            term=term, held_on=held_on, file_id=file_id, **values,
+        )  # fmt: skip
+        await audit.record(actor, "write_counseling", "counseling_record", row.id, student_id=student_id)
+    return row
+
+
+async def list_counseling_records(actor: Actor, student_id: int) -> list[CounselingRecord]:
+    """Counselors and staff see a student's counseling records; the student sees his own."""
+    school_id = actor.require_school()
+    student = await student_in_school(actor, student_id)
+    if not (actor.has(Role.COUNSELOR, Role.STAFF) or actor.person_id == student.id):
+        raise Forbidden("read counseling records", "查看課程諮詢紀錄")
+    return await CounselingRecord.filter(school_id=school_id, student_id=student_id).order_by("held_on", "id")
+
+
+async def person_names(ids: list[int]) -> dict[int, str]:
+    return dict(await Person.filter(id__in=list(set(ids))).values_list("id", "name"))

@@ -1,0 +1,120 @@
+"""The port to the central database (學習歷程中央資料庫): what a submission adapter implements.
+
+The core builds an immutable ``BatchSnapshot`` and hands it to an adapter; the
+moe_central plugin implements the real exchange (rosters named
+``{school code}_{year}_{term}_{roster}_{timestamp}``, encrypted upload, status
+polling) and a simulator. The core never imports a plugin: the plugin system
+registers adapters with ``register_adapter``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SnapshotItem:
+    """One row of a roster: who, what kind, the frozen content and the files' SHA-256."""
+
+    student_id: int
+    student_number: str | None
+    item_type: str  # enrolment | cadre | course_record | outcome | performance
+    item_id: int
+    content: dict[str, Any]
+    file_checksums: tuple[str, ...]
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class BatchSnapshot:
+    batch_id: int
+    school_code: str  # the Ministry's 6-character code
+    academic_year: int
+    term: int  # 0 = the yearly roster
+    scope: str  # term | year
+    items: tuple[SnapshotItem, ...]
+    content_sha256: str
+    resubmission_of: int | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionTicket:
+    """What the adapter returns: its reference for later polling, and a human note."""
+
+    external_ref: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One line of the central database's receipt list (收訖明細) for a student."""
+
+    student_id: int
+    item_type: str
+    item_id: int
+    status: str  # received | rejected
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionStatus:
+    done: bool
+    failed: bool = False
+    message: str = ""
+    receipts: tuple[ReceiptLine, ...] = field(default=())
+
+
+@runtime_checkable
+class SubmissionAdapter(Protocol):
+    """A way to deliver a batch to the central database and read its receipts back."""
+
+    name: str
+
+    async def submit(self, snapshot: BatchSnapshot) -> SubmissionTicket:
+        """Deliver the snapshot; raise to refuse it (the batch is marked failed)."""
+        ...
+
+    async def poll(self, ticket: SubmissionTicket) -> SubmissionStatus:
+        """The delivery's status; when done, the receipts the central database returned."""
+        ...
+
+
+_ADAPTERS: dict[str, SubmissionAdapter] = {}
+
+# The plugin system appends resolvers choosing a school's adapter (e.g. the one its bureau enabled).
+AdapterResolver = Callable[[int], Awaitable["SubmissionAdapter | None"]]
+ADAPTER_RESOLVERS: list[AdapterResolver] = []
+
+
+def register_adapter(adapter: SubmissionAdapter) -> None:
+    """Called by the plugin system (or tests) to offer an adapter under ``adapter.name``."""
+    _ADAPTERS[adapter.name] = adapter
+
+
+def unregister_adapter(name: str) -> None:
+    _ADAPTERS.pop(name, None)
+
+
+def get_adapter(name: str | None = None) -> SubmissionAdapter | None:
+    """The named adapter, or the only one registered when no name is given."""
+    if name is not None:
+        return _ADAPTERS.get(name)
+    return next(iter(_ADAPTERS.values())) if len(_ADAPTERS) == 1 else None
+
+
+def adapter_names() -> list[str]:
+    return sorted(_ADAPTERS)
+
+
+async def adapter_for(school_id: int, name: str | None = None) -> SubmissionAdapter | None:
+    """The adapter a school submits through: a named one, else the first resolver's answer,
+    else the only registered adapter."""
+    if name is not None:
+        return get_adapter(name)
+    for resolve in ADAPTER_RESOLVERS:
+        found = await resolve(school_id)
+        if found is not None:
+            return found
+    return get_adapter()
