@@ -42,7 +42,8 @@ def issue_access_token(
         "sub": str(account_id),
         "iat": now,
         "exp": expires_at,
-        "jti": secrets.token_hex(8),
+        # token_urlsafe, not hex: an all-digit jti can look like a card number and authlib refuses to sign it.
+        "jti": secrets.token_urlsafe(12),
     }
     if school_id is not None:
         payload["sch"] = school_id
