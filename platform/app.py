@@ -9,14 +9,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from tortoise import connections
 
-from licheng import db
+from licheng import db, observability
+from licheng.auth.oauth import routes as oauth_routes
 from licheng.auth.service import actor_for_token
+from licheng.console.routes import console_app
 from licheng.graphql.context import Context
 from licheng.graphql.schema import build_schema
+from licheng.http import install_storage
+from licheng.plugins import manager as plugin_manager
+from licheng.plugins import runtime as plugin_runtime
 from licheng.settings import Settings
 
 
@@ -31,6 +36,7 @@ class LichengGraphQL(GraphQL):
         header = request.headers.get("authorization", "")
         bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
         actor = await actor_for_token(self.settings, bearer)
+        observability.bind_school(actor.school_id)  # later log lines of this request carry the school
         return Context(request=request, settings=self.settings, actor=actor)
 
 
@@ -59,6 +65,8 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """The app. ``manage_db=False`` when the caller (tests, the demo) already opened the database."""
     settings = settings or Settings()
+    app_plugins = plugin_manager.configure(settings)  # discovery; Settings.plugins restricts
+    plugin_runtime.install()  # plugin policy layers into the portfolio's policy
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,9 +85,14 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Mount("/console", app=console_app()),  # the web console, a client of /graphql
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.ready_checks = {}
+    oauth_routes.mount(app, settings)  # /oauth/* (authorization server) and client-origin CORS on the API
+    install_storage(app, settings)  # POST /uploads, GET /files/{id}, blob store, object_store readiness
+    app.state.plugins = app_plugins
+    observability.install(app, settings)  # request ids, JSON access log, /metrics
     return app

@@ -49,11 +49,22 @@ def migrate() -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    import signal
+
     import uvicorn
 
     from licheng.app import create_app
+    from licheng.observability import configure_logging
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal into the handler it
+    # found at start: a no-op one makes that re-raise a clean exit 0 for Kubernetes.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    uvicorn.run(
+        app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30,
+        log_config=None, access_log=False,  # our middleware writes JSON access lines with route templates
+    )  # fmt: skip
 
 
 @main.command()
@@ -93,6 +104,20 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run every job that is due, then exit.")
+def worker(once: bool) -> None:
+    """Run background jobs until SIGTERM (run `licheng migrate` first)."""
+    from licheng.jobs import run_worker
+
+    settings = Settings()
+    try:
+        settings.check_production()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    run_worker(settings, once=once)
+
+
+@main.command()
 @click.option("--output", type=click.Path(path_type=Path), default=Path("schema.graphql"), show_default=True)
 def schema(output: Path) -> None:
     """Write the GraphQL SDL (checked in as schema.graphql)."""
@@ -105,6 +130,9 @@ def schema(output: Path) -> None:
 from licheng.cli_admin import register as _register_admin  # noqa: E402 - admin commands live apart
 
 _register_admin(main)
+from licheng.cli_storage import register as _register_storage  # noqa: E402 - storage verify | reap
+
+_register_storage(main)
 
 __all__ = ["main"]
 

@@ -17,6 +17,11 @@ from licheng.settings import Settings
 MODEL_APPS: dict[str, list[str]] = {
     "auth": ["licheng.auth.models"],
     "tenants": ["licheng.tenants.models", "licheng.tenants.audit"],
+    "oauth": ["licheng.auth.oauth.models"],
+    "storage": ["licheng.storage.models"],
+    "portfolio": ["licheng.portfolio.models"],
+    "plugins": ["licheng.plugins.models"],
+    "jobs": ["licheng.jobs.models"],
 }
 
 

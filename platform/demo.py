@@ -13,6 +13,7 @@ from datetime import date
 
 from licheng.auth import passwords
 from licheng.auth.models import Account
+from licheng.portfolio.demo_data import seed_portfolio
 from licheng.settings import Settings
 from licheng.tenants import nationalid
 from licheng.tenants.models import (
@@ -71,7 +72,9 @@ async def seed(settings: Settings) -> list[DemoAccount]:
         DemoAccount("s10101", "student 學生 (101 seat 1)"),
         DemoAccount("parent.wang", "parent 家長 of s10101"),
     ]
-    if await School.exists(code="353301"):
+    existing = await School.get_or_none(code="353301")
+    if existing is not None:
+        await seed_portfolio(settings, existing)  # an older demo database gets the portfolio part once
         return accounts
     await _account("admin", "平臺管理者", is_platform_admin=True)
     bureau = await Bureau.create(code="taipei", name="臺北市政府教育局")
@@ -110,4 +113,5 @@ async def seed(settings: Settings) -> list[DemoAccount]:
     parent = await person("parent.wang", "王大明", Role.PARENT)
     assert first_student is not None
     await Guardianship.create(school=school, parent=parent, student=first_student)
+    await seed_portfolio(settings, school)
     return accounts

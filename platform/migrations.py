@@ -35,6 +35,11 @@ async def create_missing_tables(conn: BaseDBAsyncClient) -> None:
 # Append only. A step's name never changes once released.
 STEPS: list[Step] = [
     Step("0001_baseline", create_missing_tables),
+    Step("0002_portfolio", create_missing_tables),
+    Step("0003_storage", create_missing_tables),
+    Step("0004_plugins", create_missing_tables),
+    Step("0005_oauth", create_missing_tables),
+    Step("0006_jobs", create_missing_tables),
 ]
 
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         description="Comma-separated plugin ids to load; empty loads every installed plugin.",
     )
     log_level: str = Field(default="INFO")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="`licheng worker` serves Prometheus /metrics on this port. Unset: no metrics server.",
+    )  # fmt: skip
 
     @field_validator("secret_key")
     @classmethod

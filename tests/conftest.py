@@ -215,3 +215,28 @@ async def gql(app: Any, settings: Settings) -> AsyncIterator[GraphQLClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield GraphQLClient(http, settings)
+
+
+# Tests that never touch the session's database (they start their own processes on
+# their own SQLite file, or test pure code): the PostgreSQL pass of scripts/test
+# deselects them, since running them twice proves nothing new.
+BACKEND_INDEPENDENT = (
+    "tests/deploy/",
+    "tests/observability/",
+    "tests/console/test_browser.py",
+    "tests/test_cli.py",
+    "tests/test_layout.py",
+    "tests/storage/test_blobstore.py",
+    "tests/storage/test_checks.py",
+    "tests/storage/test_filenames.py",
+    "tests/storage/test_streams_and_keys.py",
+    "tests/tenants/test_nationalid.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        relative = Path(str(item.fspath)).resolve().relative_to(root).as_posix()
+        if relative.startswith(BACKEND_INDEPENDENT):
+            item.add_marker(pytest.mark.backend_independent)

@@ -10,15 +10,25 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from licheng.graphql.auth import AuthMutation, AuthQuery
+from licheng.graphql.clients import ClientMutation, ClientQuery
 from licheng.graphql.context import Info
 from licheng.graphql.errors import TypedErrors, domain_error, log
 from licheng.graphql.imports import ImportMutation
+from licheng.graphql.portfolio import PortfolioQuery
+from licheng.graphql.portfolio_outcomes import OutcomeMutation, OutcomeQuery
+from licheng.graphql.portfolio_records import RecordMutation, RecordQuery
+from licheng.graphql.portfolio_selection import SelectionMutation
+from licheng.graphql.portfolio_submission import SubmissionMutation, SubmissionQuery
+from licheng.graphql.metrics import OperationMetrics
+from licheng.graphql.plugins import PluginMutation, PluginQuery
 from licheng.graphql.relay import NODE_RESOLVERS, Node, from_global_id
+from licheng.graphql.scopes import ScopeGuard
+from licheng.graphql.storage import StorageMutation, StorageQuery
 from licheng.graphql.tenants import TenantMutation, TenantQuery
 
 
@@ -34,8 +44,10 @@ class NodeQuery:
         return await resolver(info, pk)
 
 
-QUERIES: list[type] = [AuthQuery, NodeQuery, TenantQuery]
-MUTATIONS: list[type] = [AuthMutation, TenantMutation, ImportMutation]
+QUERIES: list[type] = [AuthQuery, NodeQuery, TenantQuery, PluginQuery, StorageQuery, ClientQuery]
+MUTATIONS: list[type] = [AuthMutation, TenantMutation, ImportMutation, PluginMutation, StorageMutation, ClientMutation]
+QUERIES += [PortfolioQuery, OutcomeQuery, RecordQuery, SubmissionQuery]
+MUTATIONS += [OutcomeMutation, RecordMutation, SelectionMutation, SubmissionMutation]
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -53,14 +65,20 @@ class LichengSchema(strawberry.Schema):
 def build_schema(debug: bool = False) -> strawberry.Schema:
     Query = merge_types("Query", tuple(QUERIES))
     Mutation = merge_types("Mutation", tuple(MUTATIONS))
-    # Factories: strawberry builds fresh extension instances per request.
+    # Factories: strawberry builds fresh extension instances per request. The limiters' rules are
+    # built once: ValidationCache keys on the rule objects, so fresh ones would never hit the cache.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        ScopeGuard,  # third-party tokens: the operation's root fields need their scopes
         lambda: TypedErrors(debug=debug),
+        OperationMetrics,
     ]
     return LichengSchema(query=Query, mutation=Mutation, extensions=extensions)
 

@@ -52,3 +52,19 @@ async def test_invalid_global_ids_are_input_errors(gql, factory):
     school = await factory.school()
     await gql.sign_in_as(await factory.member(school, __import__("licheng.tenants.models", fromlist=["Role"]).Role.STAFF))
     assert await gql.error_code('{ node(id: "not-base64!") { id } }') == "INVALID_INPUT"
+
+
+async def test_operations_are_counted_by_name_and_error_code(gql):
+    from prometheus_client import REGISTRY
+
+    def count(status: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "licheng_graphql_operations_total", {"operation": "CountedOp", "status": status}
+        )
+        return value or 0.0
+
+    before_ok, before_denied = count("ok"), count("UNAUTHENTICATED")
+    await gql.execute("query CountedOp { viewer { login } }")
+    await gql.execute("query CountedOp { schools { edges { node { name } } } }")
+    assert count("ok") == before_ok + 1
+    assert count("UNAUTHENTICATED") == before_denied + 1
