@@ -3,8 +3,6 @@ import and corrections (補件), and course-counseling records (課程諮詢教�
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -14,7 +12,7 @@ from strawberry.scalars import JSON
 
 from licheng.errors import InvalidInput
 from licheng.graphql.context import Info
-from licheng.graphql.imports import ImportRowError
+from licheng.graphql.imports import ImportRowError, decode_file
 from licheng.graphql.permissions import InSchool
 from licheng.graphql.portfolio_types import CadreLevel, CadreRecord, CourseRecord, EnrolmentRecord, EnrolmentStatus, PortfolioFile
 from licheng.graphql.relay import Node, from_global_id, pk_of, to_global_id
@@ -179,13 +177,7 @@ class RecordMutation:
         description="Staff: import enrolment, cadre or course records from CSV (UTF-8 or Big5). fileBase64: the file's bytes.",
     )
     async def import_portfolio_records(self, info: Info, kind: RecordImportKind, file_base64: str, dry_run: bool = False) -> RecordImportReport:  # type: ignore[valid-type]
-        if len(file_base64) > 20 * 1024 * 1024:
-            raise InvalidInput("file_base64", "檔案過大（上限 15 MB）", "The file is too large (15 MB at most)")
-        try:
-            data = base64.b64decode(file_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput("file_base64", "檔案內容不是有效的 base64", "The file is not valid base64") from None
-        report = await records_import.import_records(info.context.actor, kind, data, dry_run=dry_run)
+        report = await records_import.import_records(info.context.actor, kind, decode_file(file_base64), dry_run=dry_run)
         return RecordImportReport(
             kind=report.kind, dry_run=report.dry_run, ok=report.ok, encoding=report.encoding, rows=report.rows,
             written=report.written,
