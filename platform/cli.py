@@ -96,6 +96,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     for account in accounts:
         click.echo(f"  {account.login:<16} {account.role}")
     click.echo(f"\nGraphQL: http://{host}:{port}/graphql  (GraphiQL in the browser)")
+    click.echo(f"Console: http://{host}:{port}/console  (plugin admin, onboarding, imports)")
     click.echo(
         "Try:  mutation { signIn(login: \"s10101\", password: \"%s\") { accessToken } }" % demo_data.DEMO_PASSWORD
     )
