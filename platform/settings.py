@@ -11,6 +11,7 @@ import base64
 import hashlib
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
         description="Encrypts national ID numbers and plugin secrets at rest "
         "(32+ characters). Empty: derived from secret_key.",
     )
+    oidc_private_key_file: Path | None = Field(
+        default=None,
+        description="PEM of the RSA (2048+ bits) key that signs id_tokens (RS256); in production from a "
+        "Kubernetes secret, the same file on every pod. Unset: generated once into data_dir/oidc-rsa.pem.",
+    )
+    oidc_previous_key_file: Path | None = Field(
+        default=None,
+        description="PEM (private or public) of the key signing before a rotation: published in the JWKS, never used to sign.",
+    )
+    oidc_id_token_alg: Literal["RS256", "ES256"] = Field(
+        default="RS256", description="How id_tokens are signed: RS256 (the RSA key) or ES256 (derived from secret_key).",
+    )
     base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the app.")
     debug: bool = Field(default=False, description="GraphiQL on, errors unmasked. Never in production.")
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -61,6 +74,11 @@ class Settings(BaseSettings):
         default=None, ge=1, le=65535,
         description="`licheng worker` serves Prometheus /metrics on this port. Unset: no metrics server.",
     )  # fmt: skip
+
+    @field_validator("oidc_private_key_file", "oidc_previous_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("secret_key")
     @classmethod

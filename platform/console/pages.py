@@ -148,12 +148,42 @@ def _imports(lang: str) -> str:
 </section>"""
 
 
-PAGES = {"plugins": "nav.plugins", "onboarding": "nav.onboarding", "imports": "nav.imports"}
+def _apps(lang: str) -> str:
+    return f"""
+<h1 id="page-title" tabindex="-1">{_t(lang, "apps.title")}</h1>
+<section class="card" aria-labelledby="review-title" id="review-section" hidden>
+  <h2 id="review-title">{_t(lang, "apps.review")}</h2>
+  <p>{_t(lang, "apps.review_intro")}</p>
+  <div id="secret-box" class="secret" hidden>
+    <h3 id="secret-title" tabindex="-1"></h3>
+    <p id="secret-client-id"></p>
+    <div class="field" id="secret-field"><label for="client-secret">{_t(lang, "apps.secret")}</label>
+      <input id="client-secret" type="text" readonly autocomplete="off" spellcheck="false" aria-describedby="secret-hint">
+      <p class="hint" id="secret-hint">{_t(lang, "apps.secret_hint")}</p>
+      <button type="button" id="copy-secret" class="secondary">{_t(lang, "apps.copy")}</button></div>
+    <p id="secret-none" hidden>{_t(lang, "apps.no_secret")}</p>
+  </div>
+  <h3 id="pending-title" tabindex="-1">{_t(lang, "apps.pending")}</h3>
+  <div id="pending" aria-labelledby="pending-title" aria-busy="true"></div>
+  <h3 id="approved-title" tabindex="-1">{_t(lang, "apps.decided")}</h3>
+  <div id="approved" aria-labelledby="approved-title" aria-busy="true"></div>
+</section>
+<section class="card" aria-labelledby="connected-title">
+  <h2 id="connected-title" tabindex="-1">{_t(lang, "connected.title")}</h2>
+  <p>{_t(lang, "connected.intro")}</p>
+  <div id="connected" aria-busy="true"></div>
+</section>"""
+
+
+PAGES = {"plugins": "nav.plugins", "onboarding": "nav.onboarding", "imports": "nav.imports", "apps": "nav.apps"}
 
 
 def render(page: str, lang: str, *, plugin_id: str | None = None, version: str = "") -> str:
     """A whole page: the shell, the page's static part, and the messages for the script."""
-    body = {"plugins": lambda: _plugins(lang, plugin_id), "onboarding": lambda: _onboarding(lang), "imports": lambda: _imports(lang)}[page]()
+    body = {
+        "plugins": lambda: _plugins(lang, plugin_id), "onboarding": lambda: _onboarding(lang),
+        "imports": lambda: _imports(lang), "apps": lambda: _apps(lang),
+    }[page]()  # fmt: skip
     other = "en" if lang == "zh-TW" else "zh-TW"
     current = ' aria-current="page"'
     nav = "".join(

@@ -76,6 +76,10 @@ async def imports(request: Request) -> Response:
     return _page(request, "imports")
 
 
+async def apps(request: Request) -> Response:
+    return _page(request, "apps")
+
+
 def console_app() -> Router:
     """What ``/console`` serves."""
     return Router(
@@ -85,6 +89,7 @@ def console_app() -> Router:
             Route("/plugins/{plugin_id}", plugin_detail),
             Route("/onboarding/", onboarding),
             Route("/imports/", imports),
+            Route("/apps/", apps),
             Mount("/static", StaticFiles(directory=STATIC), name="console-static"),
         ]
     )

@@ -38,13 +38,13 @@ async def test_pages_run_no_inline_script_and_send_a_strict_policy(http) -> None
 
 
 async def test_the_scripts_and_styles_are_served(http) -> None:
-    for name in ("console.js", "plugins.js", "onboarding.js", "imports.js", "console.css"):
+    for name in ("console.js", "plugins.js", "onboarding.js", "imports.js", "apps.js", "console.css"):
         response = await http.get(f"/console/static/{name}")
         assert response.status_code == 200 and response.content
 
 
 async def test_the_scripts_speak_only_to_the_public_graphql_endpoint(http) -> None:
-    for name in ("console.js", "plugins.js", "onboarding.js", "imports.js"):
+    for name in ("console.js", "plugins.js", "onboarding.js", "imports.js", "apps.js"):
         text = (await http.get(f"/console/static/{name}")).text
         assert ".innerHTML" not in text and "insertAdjacentHTML" not in text
         assert set(re.findall(r'fetch\(\s*"([^"]+)"', text)) <= {"/graphql"}
@@ -52,3 +52,11 @@ async def test_the_scripts_speak_only_to_the_public_graphql_endpoint(http) -> No
 
 async def test_a_malformed_plugin_id_is_not_found(http) -> None:
     assert (await http.get("/console/plugins/Bad%20Id")).status_code == 404
+
+
+async def test_the_applications_page_is_labelled_in_both_languages(http) -> None:
+    zh = (await http.get("/console/apps/")).text
+    assert "已連結的應用程式" in zh and 'for="client-secret"' in zh and "/console/static/apps.js" in zh
+    assert 'aria-current="page">第三方應用程式<' in zh
+    en = (await http.get("/console/apps/?lang=en")).text
+    assert "Connected apps" in en and "Review applications" in en

@@ -1,8 +1,9 @@
-"""OpenID Connect on top of the code flow: id_token (ES256), userinfo, discovery and JWKS.
+"""OpenID Connect on top of the code flow: id_token (RS256, or ES256), userinfo, discovery and JWKS.
 
-The signing key is an EC P-256 key derived from ``LICHENG_SECRET_KEY`` with
-HKDF: every pod computes the same key without shared storage, and rotating
-the secret rotates it (and, like every token of ours, ends every session).
+id_tokens are signed RS256 with the RSA key of ``licheng.auth.oauth.keys`` (or
+ES256 with the P-256 key derived from ``LICHENG_SECRET_KEY`` when
+``LICHENG_OIDC_ID_TOKEN_ALG=ES256``); the JWKS publishes both, and a
+rotated-out key, each with its ``kid``.
 id_tokens say who signed in (``sub`` is the account); the school the person
 acts in is a ``school_code`` claim under ``profile``.
 """
@@ -10,43 +11,28 @@ acts in is a ``school_code`` claim under ``profile``.
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from typing import Any
 
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from licheng.auth import tokens
+from licheng.auth.oauth import keys
 from licheng.auth.models import Account
 from licheng.auth.oauth.models import OAuthCode
 from licheng.auth.oauth.store import GrantUser, RegisteredClient, on_loop, token_is_live
 from licheng.settings import Settings
 from licheng.tenants.models import School
 
-ALG = "ES256"
+ALGS = ["RS256", "ES256"]
 ID_TOKEN_SECONDS = 3600
-_P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
-
-
-@lru_cache(maxsize=4)
-def signing_key(secret_key: str) -> ECKey:
-    """The same P-256 key on every pod, from the secret key (HKDF, a separate label from other uses)."""
-    material = HKDF(algorithm=hashes.SHA256(), length=40, salt=b"licheng-oidc", info=b"id-token-signing-key")
-    scalar = int.from_bytes(material.derive(secret_key.encode()), "big") % (_P256_ORDER - 1) + 1
-    private = ec.derive_private_key(scalar, ec.SECP256R1())
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    key = ECKey.import_key(pem)
-    return ECKey.import_key(pem, {"kid": key.thumbprint(), "use": "sig", "alg": ALG})
 
 
 def jwks(settings: Settings) -> dict[str, Any]:
-    return {"keys": [signing_key(settings.secret_key).as_dict(private=False)]}
+    return dict(keys.key_ring(settings).public_jwks())
 
 
 async def user_claims(account_id: int, school_id: int | None, scope: str) -> dict[str, Any]:
@@ -71,14 +57,15 @@ class LichengOpenIDCode(OpenIDCode):
         super().__init__(require_nonce=False)
         self.settings = settings
 
-    def resolve_client_private_key(self, client: RegisteredClient) -> ECKey:
-        return signing_key(self.settings.secret_key)
+    def resolve_client_private_key(self, client: RegisteredClient) -> RSAKey | ECKey:
+        return keys.key_ring(self.settings).signing_key(self.settings.oidc_id_token_alg)
 
     def get_client_algorithm(self, client: RegisteredClient) -> str:
-        return ALG
+        return self.settings.oidc_id_token_alg
 
     def get_encode_header(self, client: RegisteredClient) -> dict[str, str]:
-        return {"alg": ALG, "kid": signing_key(self.settings.secret_key).kid or ""}
+        key = self.resolve_client_private_key(client)
+        return {"alg": self.settings.oidc_id_token_alg, "kid": key.kid or ""}
 
     def get_client_claims(self, client: RegisteredClient) -> dict[str, Any]:
         return {"iss": self.settings.base_url.rstrip("/"), "aud": [client.get_client_id()], "exp": int(time.time()) + ID_TOKEN_SECONDS}
@@ -101,7 +88,7 @@ def discovery(settings: Settings, oauth_metadata: dict[str, Any]) -> dict[str, A
         "jwks_uri": f"{base}/oauth/jwks",
         "userinfo_endpoint": f"{base}/oauth/userinfo",
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [ALG],
+        "id_token_signing_alg_values_supported": ALGS,
         "claims_supported": ["sub", "name", "preferred_username", "school_code", "school_name", "nonce", "auth_time"],
     }
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from licheng.auth import service as auth_service
 from licheng.auth import tokens
-from licheng.auth.oauth import oidc, pages, registry
+from licheng.auth.oauth import keys, oidc, pages, registry
 from licheng.auth.oauth.cors import ClientOriginCORS
 from licheng.auth.oauth.provider import ALL_CLIENT_AUTH, SECRET_CLIENT_AUTH, LichengAuthorizationServer, run
 from licheng.auth.oauth.scopes import SCOPES
@@ -191,6 +191,7 @@ class OAuthEndpoints:
 
 def mount(app: Starlette, settings: Settings) -> None:
     """Add the OAuth routes and the client-origin CORS layer to the app."""
+    keys.key_ring(settings)  # a missing or bad key file fails at start-up, not at the first sign-in
     endpoints = OAuthEndpoints(settings)
     app.router.routes.extend([
         Route("/oauth/authorize", endpoints.authorize, methods=["GET", "POST"]),
