@@ -106,6 +106,9 @@ with an empty database URL every pod would fall back to a private SQLite file.
 {{- fail "set secrets.dataKey to 32+ random characters, or existingSecret" }}
 {{- end }}
 {{- end }}
+{{- if not .Values.oidc.keySecret }}
+{{- fail "set oidc.keySecret: a Secret with oidc-rsa.pem, shared by every pod (docs/api.md)" }}
+{{- end }}
 {{- end }}
 
 {{/* Non-secret LICHENG_* settings: the ConfigMap's data (and its checksum). */}}
@@ -118,6 +121,12 @@ LICHENG_BASE_URL: {{ . | quote }}
 {{- end }}
 {{- with .Values.config.plugins }}
 LICHENG_PLUGINS: {{ . | quote }}
+{{- end }}
+{{- if .Values.oidc.keySecret }}
+LICHENG_OIDC_PRIVATE_KEY_FILE: "/etc/licheng/oidc/oidc-rsa.pem"
+{{- end }}
+{{- if .Values.oidc.previousKey }}
+LICHENG_OIDC_PREVIOUS_KEY_FILE: "/etc/licheng/oidc/oidc-rsa-previous.pem"
 {{- end }}
 {{- range $key, $value := .Values.config.extra }}
 {{ $key }}: {{ $value | toString | quote }}
@@ -170,6 +179,12 @@ volumes:
   - name: data
     emptyDir:
       sizeLimit: 64Mi
+  {{- with .Values.oidc.keySecret }}
+  - name: oidc-key
+    secret:
+      secretName: {{ . }}
+      defaultMode: 0440
+  {{- end }}
   {{- with .Values.extraVolumes }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -199,6 +214,11 @@ volumeMounts:
     mountPath: /tmp
   - name: data
     mountPath: /data
+  {{- if $root.Values.oidc.keySecret }}
+  - name: oidc-key
+    mountPath: /etc/licheng/oidc
+    readOnly: true
+  {{- end }}
   {{- with $root.Values.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
