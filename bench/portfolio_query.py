@@ -348,7 +348,8 @@ async def main(items: int, seconds: float, rounds: int, database_url: str) -> No
     if database_url.startswith("postgres"):
         database_url, drop = await scratch_postgres(database_url)
     settings = Settings(data_dir=folder, database_url=database_url, storage_url=f"file://{folder / 'blobs'}",
-                        secret_key="bench-secret-key-0123456789abcdef", log_level="WARNING")  # fmt: skip
+                        secret_key="bench-secret-key-0123456789abcdef", log_level="WARNING",
+                        rate_limit_per_minute=0)  # fmt: skip
     await db.migrate(settings)
     await db.init_db(settings)
     try:

@@ -20,6 +20,7 @@ from licheng.console.routes import console_app
 from licheng.graphql.context import Context
 from licheng.graphql.schema import build_schema
 from licheng.http import install_storage
+from licheng.http.ratelimit import RateLimitMiddleware
 from licheng.plugins import manager as plugin_manager
 from licheng.plugins import runtime as plugin_runtime
 from licheng.settings import Settings
@@ -94,5 +95,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     oauth_routes.mount(app, settings)  # /oauth/* (authorization server) and client-origin CORS on the API
     install_storage(app, settings)  # POST /uploads, GET /files/{id}, blob store, object_store readiness
     app.state.plugins = app_plugins
+    if settings.rate_limit_per_minute:
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
     observability.install(app, settings)  # request ids, JSON access log, /metrics
     return app

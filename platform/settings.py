@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         description="Comma-separated plugin ids to load; empty loads every installed plugin.",
     )
     log_level: str = Field(default="INFO")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per bearer token (or address) on the API; 0 turns limits off."
+    )
+    rate_limit_burst: int = Field(default=120, ge=1, description="Requests a caller may send at once before the rate applies.")
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535,
         description="`licheng worker` serves Prometheus /metrics on this port. Unset: no metrics server.",

@@ -42,6 +42,7 @@ def settings_with_store(settings: Settings, storage_url: str) -> Settings:
         secret_key=settings.secret_key,
         base_url="http://testserver",
         debug=False,
+        rate_limit_per_minute=0,  # one token sends whole corpora here; limits have their own tests
     )
 
 
