@@ -29,7 +29,6 @@ from licheng.graphql.tenants import Person, SchoolClass
 from licheng.portfolio import access, files, kinds, views
 from licheng.portfolio.models import OutcomeStatus, ReceiptStatus
 from licheng.portfolio.policy import Policy, policy_for
-from licheng.tenants.models import Role
 
 ReceiptStatusEnum = strawberry.enum(ReceiptStatus, name="ReceiptStatus")
 
@@ -157,7 +156,7 @@ class Portfolio:
 
     @strawberry.field(description="課程學習成果 of the year.")
     async def outcomes(self, info: Info, term: int | None = None) -> list[CourseOutcome]:
-        teacher_view = info.context.actor.has(Role.STAFF)
+        teacher_view = access.sees_unpublished_decisions_in_portfolio(info.context.actor)
         return [CourseOutcome.of(r, teacher_view=teacher_view) for r in await self._outcome_rows(info) if term is None or r.term == term]
 
     @strawberry.field(description="多元表現 of the year.")

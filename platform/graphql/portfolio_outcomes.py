@@ -11,14 +11,13 @@ from licheng.graphql.permissions import InSchool
 from licheng.graphql.portfolio_types import CourseOutcome, PortfolioFile
 from licheng.graphql.relay import Connection, connection, node_resolver, pk_of, to_global_id
 from licheng.graphql.tenants import Person
-from licheng.portfolio import certification, files, outcomes, views
-from licheng.tenants.models import Role
+from licheng.portfolio import access, certification, files, outcomes, views
 
 
 
 async def _outcome(info: Info, pk: int) -> CourseOutcome:
     row = await views.load_outcome(pk)
-    return CourseOutcome.of(row, teacher_view=info.context.actor.has(Role.TEACHER, Role.STAFF) and info.context.actor.person_id != row.student_id)
+    return CourseOutcome.of(row, teacher_view=access.sees_unpublished_decision(info.context.actor, row.student_id))
 
 
 def _ref(value: strawberry.ID | None) -> str | None:
@@ -28,7 +27,7 @@ def _ref(value: strawberry.ID | None) -> str | None:
 @node_resolver("CourseOutcome")
 async def _outcome_node(info: Info, pk: int) -> CourseOutcome:
     row = await views.visible_outcome(info.context.actor, pk)
-    return CourseOutcome.of(row, teacher_view=info.context.actor.person_id != row.student_id and info.context.actor.has(Role.TEACHER, Role.STAFF))
+    return CourseOutcome.of(row, teacher_view=access.sees_unpublished_decision(info.context.actor, row.student_id))
 
 
 @strawberry.input

@@ -73,3 +73,14 @@ async def lock_student(student_id: int, academic_year: int) -> None:
     relies on its single writer (Tortoise holds one connection per transaction).
     """
     await StudentCounter.filter(student_id=student_id, academic_year=academic_year).select_for_update().first()
+
+
+def sees_unpublished_decision(actor: Actor, student_id: int) -> bool:
+    """A certification result is hidden from the student (and his parents) until published;
+    the teachers and staff handling it see it at once."""
+    return actor.person_id != student_id and actor.has(Role.TEACHER, Role.STAFF)
+
+
+def sees_unpublished_decisions_in_portfolio(actor: Actor) -> bool:
+    """In a whole-portfolio view only staff see results before they are published."""
+    return actor.has(Role.STAFF)
