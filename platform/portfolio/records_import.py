@@ -8,8 +8,6 @@ writes nothing at all, and a re-import updates rows by their natural key
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -17,12 +15,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from licheng.errors import InvalidInput, LichengError
+from licheng.errors import LichengError
 from licheng.portfolio.models import CadreLevel, EnrolmentStatus
 from licheng.portfolio.records import save_cadre_record, save_course_record, save_enrolment
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
-from licheng.tenants.importer import MAX_ROWS, RowError, decode
+from licheng.tenants.importer import RowError, read_csv
 from licheng.tenants.models import Person, Role
 
 
@@ -62,17 +60,8 @@ class _Bad(Exception):
 
 
 def parse(kind: RecordImportKind, data: bytes) -> tuple[list[dict[str, str]], str]:
-    text, encoding = decode(data)
-    reader = csv.DictReader(io.StringIO(text))
     required, optional = COLUMNS[kind]
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if missing := [c for c in required if c not in header]:
-        raise InvalidInput("file", f"缺少欄位：{', '.join(missing)}", f"Missing columns: {', '.join(missing)}",
-                           missing=missing, expected=required + optional)  # fmt: skip
-    rows = [{(k or "").strip(): (v or "").strip() for k, v in raw.items()} for raw in reader]
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput("file", f"一次最多匯入 {MAX_ROWS} 列", f"At most {MAX_ROWS} rows per import", limit=MAX_ROWS)
-    return rows, encoding
+    return read_csv(data, required, optional)
 
 
 def _int(row: dict[str, str], column: str) -> int:

@@ -96,9 +96,14 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def parse(kind: ImportKind, data: bytes) -> tuple[list[dict[str, str]], str]:
+    required, optional = COLUMNS[kind]
+    return read_csv(data, required, optional)
+
+
+def read_csv(data: bytes, required: list[str], optional: list[str]) -> tuple[list[dict[str, str]], str]:
+    """Rows of a CSV export (UTF-8 or Big5) with trimmed cells; names missing columns; bounded."""
     text, encoding = decode(data)
     reader = csv.DictReader(io.StringIO(text))
-    required, optional = COLUMNS[kind]
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
