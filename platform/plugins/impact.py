@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from tortoise.functions import Count
 
 
-async def students_above_outcomes_per_term(
-    school_ids: Sequence[int], *, limit: int, academic_year: int, term: int
+async def _students_above(
+    school_ids: Sequence[int], limit: int, academic_year: int, term: int, *group_by: str
 ) -> Mapping[int, int]:
-    """Per school: students who sent more than ``limit`` outcomes for certification this term."""
+    """Per school: students with more than ``limit`` outcomes sent for certification in one group."""
     from licheng.portfolio.models import CourseOutcome
 
     rows = (
@@ -29,29 +29,25 @@ async def students_above_outcomes_per_term(
             school_id__in=list(school_ids), academic_year=academic_year, term=term, first_sent_at__isnull=False
         )
         .annotate(sent=Count("id"))
-        .group_by("school_id", "student_id")
+        .group_by("school_id", "student_id", *group_by)
         .filter(sent__gt=limit)
         .values_list("school_id", "student_id")
     )
-    return Counter(school_id for school_id, _ in rows)
+    return Counter(school_id for school_id, _ in set(rows))  # a student counts once per school
+
+
+async def students_above_outcomes_per_term(
+    school_ids: Sequence[int], *, limit: int, academic_year: int, term: int
+) -> Mapping[int, int]:
+    """Per school: students who sent more than ``limit`` outcomes for certification this term."""
+    return await _students_above(school_ids, limit, academic_year, term)
 
 
 async def students_above_outcomes_per_subject(
     school_ids: Sequence[int], *, limit: int, academic_year: int, term: int
 ) -> Mapping[int, int]:
     """Per school: students who sent more than ``limit`` outcomes of one subject this term."""
-    from licheng.portfolio.models import CourseOutcome
-
-    rows = (
-        await CourseOutcome.filter(
-            school_id__in=list(school_ids), academic_year=academic_year, term=term, first_sent_at__isnull=False
-        )
-        .annotate(sent=Count("id"))
-        .group_by("school_id", "student_id", "course_record__subject_name")
-        .filter(sent__gt=limit)
-        .values_list("school_id", "student_id")
-    )
-    return Counter(school_id for school_id, _ in set(rows))
+    return await _students_above(school_ids, limit, academic_year, term, "course_record__subject_name")
 
 
 def register_defaults() -> None:
