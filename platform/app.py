@@ -21,6 +21,7 @@ from licheng.graphql.context import Context
 from licheng.graphql.schema import build_schema
 from licheng.http import install_storage
 from licheng.http.ratelimit import RateLimitMiddleware
+from licheng.jobs.worker import InProcessJobs
 from licheng.plugins import manager as plugin_manager
 from licheng.plugins import runtime as plugin_runtime
 from licheng.settings import Settings
@@ -73,9 +74,14 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
             await db.init_db(settings)
+        jobs = InProcessJobs(settings) if manage_db and settings.runs_jobs_in_process else None
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
+            if jobs is not None:
+                await jobs.stop()
             if manage_db:
                 await db.close_db()
 

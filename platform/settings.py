@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Requests per minute per bearer token (or address) on the API; 0 turns limits off."
     )
     rate_limit_burst: int = Field(default=120, ge=1, description="Requests a caller may send at once before the rate applies.")
+    jobs_in_process: bool | None = Field(
+        default=None,
+        description="Run background jobs inside `licheng serve` (one worker task). Unset: on for the embedded "
+        "SQLite default, off for PostgreSQL, where `licheng worker` processes run them.",
+    )
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535,
         description="`licheng worker` serves Prometheus /metrics on this port. Unset: no metrics server.",
@@ -90,6 +95,12 @@ class Settings(BaseSettings):
         if len(value) < 16:
             raise ValueError("LICHENG_SECRET_KEY must be at least 16 characters")
         return value
+
+    @property
+    def runs_jobs_in_process(self) -> bool:
+        if self.jobs_in_process is not None:
+            return self.jobs_in_process
+        return self.resolved_database_url.startswith("sqlite")
 
     def check_production(self) -> None:
         """Refuse to serve for real with the development secret."""

@@ -80,6 +80,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         secret_key="test-secret-key-0123456789abcdef",
         debug=False,
         rate_limit_per_minute=0,  # the session shares one app; tests/http/test_ratelimit.py covers limits
+        jobs_in_process=False,  # tests run jobs when they choose (licheng.jobs.run_pending)
     )
 
 

@@ -19,6 +19,7 @@ from licheng.graphql.clients import ClientMutation, ClientQuery
 from licheng.graphql.context import Info
 from licheng.graphql.errors import TypedErrors, domain_error, log
 from licheng.graphql.imports import ImportMutation
+from licheng.graphql.jobs import JobQuery
 from licheng.graphql.portfolio import PortfolioQuery
 from licheng.graphql.portfolio_outcomes import OutcomeMutation, OutcomeQuery
 from licheng.graphql.portfolio_records import RecordMutation, RecordQuery
@@ -27,7 +28,7 @@ from licheng.graphql.portfolio_submission import SubmissionMutation, SubmissionQ
 from licheng.graphql.metrics import OperationMetrics
 from licheng.graphql.plugins import PluginMutation, PluginQuery
 from licheng.graphql.relay import NODE_RESOLVERS, Node, from_global_id
-from licheng.graphql.scopes import ScopeGuard
+from licheng.graphql.scopes import FIELD_SCOPES, ScopeGuard
 from licheng.graphql.storage import StorageMutation, StorageQuery
 from licheng.graphql.tenants import TenantMutation, TenantQuery
 
@@ -46,7 +47,7 @@ class NodeQuery:
 
 QUERIES: list[type] = [AuthQuery, NodeQuery, TenantQuery, PluginQuery, StorageQuery, ClientQuery]
 MUTATIONS: list[type] = [AuthMutation, TenantMutation, ImportMutation, PluginMutation, StorageMutation, ClientMutation]
-QUERIES += [PortfolioQuery, OutcomeQuery, RecordQuery, SubmissionQuery]
+QUERIES += [PortfolioQuery, OutcomeQuery, RecordQuery, SubmissionQuery, JobQuery]
 MUTATIONS += [OutcomeMutation, RecordMutation, SelectionMutation, SubmissionMutation]
 
 MAX_DEPTH = 12
@@ -62,9 +63,38 @@ class LichengSchema(strawberry.Schema):
                 log.error("graphql error", exc_info=error.original_error)
 
 
+def plugin_root_types() -> tuple[list[type], list[type]]:
+    """Root types plugins contribute (``licheng_graphql_types``), split into queries and mutations.
+
+    A type named ``...Mutation`` extends ``Mutation``; others extend ``Query``. A type
+    may carry ``licheng_scopes = {"Query.field": "portfolio:read", ...}``: its entries
+    join ``FIELD_SCOPES`` (a field without one is first-party only). A plugin whose
+    hook raises is left out of the schema, and the rest still builds.
+    """
+    from licheng.plugins.manager import get_manager
+
+    queries: list[type] = []
+    mutations: list[type] = []
+    manager = get_manager()
+    for plugin in manager.plugins():
+        if not manager.implements(plugin.id, "licheng_graphql_types"):
+            continue
+        try:
+            types = list(plugin.licheng_graphql_types() or ())  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - one plugin's fields must not take the API down
+            log.exception("plugin %s: licheng_graphql_types failed; its fields are left out", plugin.id)
+            continue
+        for root in types:
+            (mutations if root.__name__.endswith("Mutation") else queries).append(root)
+            for field, scope in getattr(root, "licheng_scopes", {}).items():
+                FIELD_SCOPES.setdefault(field, scope)
+    return queries, mutations
+
+
 def build_schema(debug: bool = False) -> strawberry.Schema:
-    Query = merge_types("Query", tuple(QUERIES))
-    Mutation = merge_types("Mutation", tuple(MUTATIONS))
+    plugin_queries, plugin_mutations = plugin_root_types()
+    Query = merge_types("Query", tuple(QUERIES + plugin_queries))
+    Mutation = merge_types("Mutation", tuple(MUTATIONS + plugin_mutations))
     # Factories: strawberry builds fresh extension instances per request. The limiters' rules are
     # built once: ValidationCache keys on the rule objects, so fresh ones would never hit the cache.
     limit_rules = [

@@ -48,6 +48,9 @@ FIELD_SCOPES: dict[str, str | None] = {
     "Mutation.switchSchool": FIRST_PARTY,  # would mint a first-party token
     # tenants
     "Query.node": "school:read",
+    # jobs: staff only (the service checks the role)
+    "Query.jobs": "school:admin",
+    "Query.job": "school:admin",
     "Query.bureaus": "school:read",
     "Query.schools": "school:read",
     "Query.terms": "school:read",

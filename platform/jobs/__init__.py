@@ -27,14 +27,17 @@ from licheng.jobs.queue import (
     queue_depth,
 )
 from licheng.jobs.registry import HANDLERS, HandlerSpec, JobContext, RetryPolicy, handler_for, job_handler
-from licheng.jobs.worker import Worker, run_pending, run_worker
+from licheng.jobs.worker import InProcessJobs, Worker, run_pending, run_worker
 
 from licheng.jobs import builtin as _builtin  # noqa: E402,F401 - registers the platform's handlers
+from licheng.jobs.scheduler import PERIODIC, every, schedule_due  # noqa: E402 - registers plugins.scheduled
 
 __all__ = [
     "DEFAULT_LEASE",
     "HANDLERS",
+    "InProcessJobs",
     "HandlerSpec",
+    "PERIODIC",
     "Job",
     "JobContext",
     "JobError",
@@ -44,6 +47,7 @@ __all__ = [
     "backoff_delay",
     "claim",
     "enqueue",
+    "every",
     "get_job",
     "handler_for",
     "job_handler",
@@ -51,4 +55,5 @@ __all__ = [
     "queue_depth",
     "run_pending",
     "run_worker",
+    "schedule_due",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from licheng.errors import InvalidInput
 from licheng.jobs.registry import JobContext, job_handler
+from licheng.jobs.scheduler import every
 from licheng.tenants.actor import Actor
 
 
@@ -36,3 +37,7 @@ async def reap_storage(actor: Actor, payload: dict[str, Any], context: JobContex
         intents_after=_hours(payload, "intents_hours", reaper.INTENTS_AFTER),
         unclaimed_after=_hours(payload, "unclaimed_hours", reaper.UNCLAIMED_AFTER),
     )
+
+
+# Failed and abandoned uploads are cleaned in every school four times a day.
+every("storage.reap", timedelta(hours=6))

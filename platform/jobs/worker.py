@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
-from licheng.jobs import queue
+from licheng.jobs import queue, scheduler
 from licheng.jobs.models import Job, JobStatus
 from licheng.jobs.registry import JobContext, handler_for
 from licheng.observability import count_job_failure, log_context, set_job_queue_depth
@@ -30,6 +30,7 @@ from licheng.tenants.actor import system_actor
 
 log = logging.getLogger("licheng.jobs")
 
+SCHEDULE_EVERY = 60.0  # seconds between looks for periodic work that is due (licheng.jobs.scheduler)
 POLL_INTERVAL = 1.0  # seconds between looks at an empty queue (+-20 %, so workers do not poll in step)
 DEPTH_EVERY = 5.0  # seconds between queue-depth updates while busy
 
@@ -54,6 +55,17 @@ class Worker:
         self.kinds = kinds
         self.rand = rand
         self._depth_at = 0.0
+        self._scheduled_at: float | None = None
+
+    async def schedule(self) -> None:
+        """Enqueue due periodic work, at most every ``SCHEDULE_EVERY`` seconds (idempotent per slot)."""
+        if self._scheduled_at is not None and time.monotonic() - self._scheduled_at < SCHEDULE_EVERY:
+            return
+        self._scheduled_at = time.monotonic()
+        try:
+            await scheduler.schedule_due()
+        except Exception:  # noqa: BLE001 - the queue keeps running; the next look tries again
+            log.exception("periodic jobs could not be scheduled")
 
     async def run_one(self, *, now: datetime | None = None) -> Job | None:
         """Claim one due job and run it to done, retry or dead. None when nothing was due.
@@ -125,11 +137,18 @@ class Worker:
         set_job_queue_depth(await queue.queue_depth())
         self._depth_at = time.monotonic()
 
-    async def run(self, stop: asyncio.Event, *, once: bool = False, poll_interval: float = POLL_INTERVAL) -> int:
-        """Run jobs until `stop` is set (or, with `once`, until none is due). Returns how many ran."""
+    async def run(
+        self, stop: asyncio.Event, *, once: bool = False, poll_interval: float = POLL_INTERVAL, schedule: bool = True
+    ) -> int:
+        """Run jobs until `stop` is set (or, with `once`, until none is due). Returns how many ran.
+
+        With `schedule`, periodic work is enqueued as it falls due (every worker may do
+        this: the scheduler's idempotency keys keep one job per slot)."""
         ran = 0
         await self.report_depth()
         while not stop.is_set():
+            if schedule:
+                await self.schedule()
             try:
                 job = await self.run_one()
             except Exception:
@@ -186,7 +205,8 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
         log.info("worker started", extra={"worker_id": worker.id, "metrics_port": settings.metrics_port})
         await db.init_db(settings)
         try:
-            ran = await worker.run(stop, once=once, poll_interval=poll_interval)
+            # --once drains what is queued; periodic work is scheduled by running workers only.
+            ran = await worker.run(stop, once=once, poll_interval=poll_interval, schedule=not once)
         finally:
             await db.close_db()
         log.info("worker stopped", extra={"worker_id": worker.id, "jobs_run": ran})
@@ -197,3 +217,33 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class InProcessJobs:
+    """One worker task inside the web process: the embedded default's job runner.
+
+    ``licheng serve`` on SQLite has no separate worker; this task claims jobs
+    (and schedules periodic ones) like ``licheng worker`` does, and finishes the
+    job in hand when the app shuts down.
+    """
+
+    def __init__(self, settings: Settings, poll_interval: float = POLL_INTERVAL, *, schedule: bool = True) -> None:
+        self.worker = Worker(settings, worker_id=f"in-process:{default_worker_id()}")
+        self.poll_interval = poll_interval
+        self.schedule = schedule
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[int] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.worker.run(self._stop, poll_interval=self.poll_interval, schedule=self.schedule))
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._task, timeout)
+        except TimeoutError:
+            log.warning("in-process jobs did not stop in time; the job in hand runs again after its lease")
+        except Exception:  # noqa: BLE001 - shutting down: report, do not mask the app's own exit
+            log.exception("in-process job runner failed")
