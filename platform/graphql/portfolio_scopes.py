@@ -28,6 +28,7 @@ PORTFOLIO_SCOPES: dict[str, str | None] = {
     "Query.schoolPolicyOverrides": ADMIN,
     "Mutation.createCourseOutcome": WRITE,
     "Mutation.reviseCourseOutcome": WRITE,
+    "Mutation.restoreItemFile": WRITE,
     "Mutation.deleteCourseOutcome": WRITE,
     "Mutation.sendOutcomeForCertification": WRITE,
     "Mutation.createPerformance": WRITE,

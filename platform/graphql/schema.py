@@ -23,6 +23,7 @@ from licheng.graphql.jobs import JobQuery
 from licheng.graphql.portfolio import PortfolioQuery
 from licheng.graphql.portfolio_outcomes import OutcomeMutation, OutcomeQuery
 from licheng.graphql.portfolio_records import RecordMutation, RecordQuery
+from licheng.graphql.portfolio_restore import RestoreMutation
 from licheng.graphql.portfolio_selection import SelectionMutation
 from licheng.graphql.portfolio_submission import SubmissionMutation, SubmissionQuery
 from licheng.graphql.metrics import OperationMetrics
@@ -48,7 +49,7 @@ class NodeQuery:
 QUERIES: list[type] = [AuthQuery, NodeQuery, TenantQuery, PluginQuery, StorageQuery, ClientQuery]
 MUTATIONS: list[type] = [AuthMutation, TenantMutation, ImportMutation, PluginMutation, StorageMutation, ClientMutation]
 QUERIES += [PortfolioQuery, OutcomeQuery, RecordQuery, SubmissionQuery, JobQuery]
-MUTATIONS += [OutcomeMutation, RecordMutation, SelectionMutation, SubmissionMutation]
+MUTATIONS += [OutcomeMutation, RecordMutation, SelectionMutation, SubmissionMutation, RestoreMutation]
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30

@@ -178,6 +178,10 @@ CASES: dict[str, Case] = {
         'mutation($r: ID!) { createCourseOutcome(input: {courseRecordId: $r, brief: "入侵"}) { id } }', _vars(r=("CourseRecord", "record"))
     ),
     "Mutation.reviseCourseOutcome": case('mutation($id: ID!) { reviseCourseOutcome(input: {id: $id, brief: "入侵"}) { brief } }', _gid("CourseOutcome", "draft")),
+    "Mutation.restoreItemFile": case(
+        'mutation($id: ID!) { restoreItemFile(input: {itemId: $id, file: DOCUMENT, uploadId: "VXBsb2FkOjE="}) { fileId } }',
+        _gid("CourseOutcome", "sent"),
+    ),
     "Mutation.deleteCourseOutcome": case("mutation($id: ID!) { deleteCourseOutcome(id: $id) }", _gid("CourseOutcome", "draft")),
     "Mutation.sendOutcomeForCertification": case("mutation($id: ID!) { sendOutcomeForCertification(id: $id) { status } }", _gid("CourseOutcome", "draft")),
     "Mutation.openOutcomeFile": case("mutation($id: ID!) { openOutcomeFile(id: $id) { outcome { brief } } }", _gid("CourseOutcome", "sent")),
