@@ -16,7 +16,7 @@ from licheng.graphql.imports import ImportRowError, decode_file
 from licheng.graphql.permissions import InSchool
 from licheng.graphql.portfolio_types import CadreLevel, CadreRecord, CourseRecord, EnrolmentRecord, EnrolmentStatus, PortfolioFile
 from licheng.graphql.relay import Node, from_global_id, pk_of, to_global_id
-from licheng.portfolio import files, records, records_import
+from licheng.portfolio import counseling, files, records, records_import
 from licheng.portfolio.models import CadreLevel as CadreLevelRow
 from licheng.portfolio.models import EnrolmentStatus as EnrolmentStatusRow
 
@@ -74,6 +74,15 @@ class CounselingRecordInput:
     file_upload: strawberry.ID | None = None
 
 
+@strawberry.input
+class UpdateCounselingRecordInput:
+    id: strawberry.ID
+    held_on: date | None = None
+    topic: str | None = None
+    notes: str | None = None
+    file_upload: strawberry.ID | None = strawberry.field(default=None, description="A new file replaces the old one on the record.")
+
+
 @strawberry.type(description="課程諮詢紀錄: stays on the school platform, never submitted.")
 class CounselingRecord(Node):
     academic_year: int
@@ -106,11 +115,18 @@ def _kind(global_id: str) -> tuple[str, int]:
     return _KINDS[type_name], pk
 
 
+async def _counseling(row: Any) -> CounselingRecord:
+    attached = (await files.file_rows([row.file_id]))[0] if row.file_id else None
+    return CounselingRecord(id=to_global_id("CounselingRecord", row.id), academic_year=row.academic_year, term=row.term,
+                            held_on=row.held_on, topic=row.topic, notes=row.notes, file=PortfolioFile.of(attached),
+                            created_at=row.created_at)  # fmt: skip
+
+
 @strawberry.type
 class RecordQuery:
     @strawberry.field(permission_classes=[InSchool], description="課程諮詢紀錄 of a student: counselors, staff, the student.")
     async def counseling_records(self, info: Info, student_id: strawberry.ID) -> list[CounselingRecord]:
-        rows = await records.list_counseling_records(info.context.actor, pk_of(student_id, "Person"))
+        rows = await counseling.list_counseling_records(info.context.actor, pk_of(student_id, "Person"))
         attached = {f.id: f for f in await files.file_rows([r.file_id for r in rows if r.file_id])}
         return [
             CounselingRecord(id=to_global_id("CounselingRecord", r.id), academic_year=r.academic_year, term=r.term,
@@ -186,12 +202,22 @@ class RecordMutation:
 
     @strawberry.mutation(permission_classes=[InSchool], description="課程諮詢教師: record a counseling session (optional file, 2 MB).")
     async def write_counseling_record(self, info: Info, input: CounselingRecordInput) -> CounselingRecord:
-        row = await records.write_counseling_record(
+        row = await counseling.write_counseling_record(
             info.context.actor, student_id=pk_of(input.student_id, "Person"), academic_year=input.academic_year,
             term=input.term, held_on=input.held_on, topic=input.topic, notes=input.notes,
             file_ref=str(input.file_upload) if input.file_upload else None,
         )  # fmt: skip
-        attached = (await files.file_rows([row.file_id]))[0] if row.file_id else None
-        return CounselingRecord(id=to_global_id("CounselingRecord", row.id), academic_year=row.academic_year, term=row.term,
-                                held_on=row.held_on, topic=row.topic, notes=row.notes, file=PortfolioFile.of(attached),
-                                created_at=row.created_at)  # fmt: skip
+        return await _counseling(row)
+
+    @strawberry.mutation(permission_classes=[InSchool], description="課程諮詢教師: correct his own counseling record (audited).")
+    async def update_counseling_record(self, info: Info, input: UpdateCounselingRecordInput) -> CounselingRecord:
+        row = await counseling.update_counseling_record(
+            info.context.actor, pk_of(input.id, "CounselingRecord"), held_on=input.held_on, topic=input.topic,
+            notes=input.notes, file_ref=str(input.file_upload) if input.file_upload else None,
+        )  # fmt: skip
+        return await _counseling(row)
+
+    @strawberry.mutation(permission_classes=[InSchool], description="課程諮詢教師: remove his own counseling record (audited).")
+    async def delete_counseling_record(self, info: Info, id: strawberry.ID) -> bool:
+        await counseling.delete_counseling_record(info.context.actor, pk_of(id, "CounselingRecord"))
+        return True

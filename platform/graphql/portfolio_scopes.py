@@ -39,6 +39,8 @@ PORTFOLIO_SCOPES: dict[str, str | None] = {
     "Mutation.confirmReceipt": WRITE,
     "Mutation.disputeReceipt": WRITE,
     "Mutation.writeCounselingRecord": WRITE,
+    "Mutation.updateCounselingRecord": WRITE,
+    "Mutation.deleteCounselingRecord": WRITE,
     "Mutation.openOutcomeFile": CERTIFY,
     "Mutation.certifyCourseOutcome": CERTIFY,
     "Mutation.publishCertifications": CERTIFY,

@@ -1,7 +1,7 @@
-"""Basic data and course records, entered by the school (基本資料、修課紀錄), and counseling records.
+"""Basic data and course records, entered by the school (基本資料、修課紀錄).
 
 Staff write enrolment, cadre and course records (one at a time here, or in bulk
-with ``records_import``); counselors write course-counseling records. Once a
+with ``records_import``); course-counseling records are in ``counseling``. Once a
 submission batch took a row it is frozen: a correction is an explicit 補件
 (``correct_record``) that adds a new row and keeps the old one.
 """
@@ -16,15 +16,13 @@ from typing import Any
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from licheng.errors import Forbidden, InvalidInput, LichengError, NotFound
+from licheng.errors import InvalidInput, LichengError, NotFound
 from licheng.portfolio import clock
 from licheng.portfolio.access import student_in_school
 from licheng.portfolio.errors import Immutable
-from licheng.portfolio.files import attach_file
 from licheng.portfolio.models import (
     CadreLevel,
     CadreRecord,
-    CounselingRecord,
     CourseOutcome,
     CourseRecord,
     EnrolmentRecord,
@@ -230,40 +228,6 @@ async def correct_record(actor: Actor, kind: str, record_id: int, reason: str, c
         await audit.record(actor, f"correct_{kind}", kind, new.id, student_id=old.student_id,
                            changes={"replaces": old.id, "reason": reason_text, **_plain(changes)})  # fmt: skip
     return new
-
-
-# --- course counseling (課程諮詢) ----------------------------------------------------------
-
-
-async def write_counseling_record(
-    actor: Actor, *, student_id: int, academic_year: int, term: int, held_on: date, topic: str, notes: str,
-    file_ref: str | None = None,
-) -> CounselingRecord:  # fmt: skip
-    """A counselor records a course-counseling session, with an optional file (2 MB by default)."""
-    school_id = actor.require_role(Role.COUNSELOR)
-    await student_in_school(actor, student_id)
-    check_year_term(academic_year, term)
-    values: dict[str, Any] = {"topic": clean_text("topic", topic, 100), "notes": clean_text("notes", notes, 4000)}
-    async with in_transaction():
-        file_id = None
-        if file_ref:
-            ref = await attach_file(actor, student_id=student_id, category="counseling", upload_ref=file_ref, academic_year=academic_year)
-            file_id = ref.id
-        row = await CounselingRecord.create(
-            school_id=school_id, student_id=student_id, counselor_id=actor.person_id, academic_year=academic_year,
-            term=term, held_on=held_on, file_id=file_id, **values,
-        )  # fmt: skip
-        await audit.record(actor, "write_counseling", "counseling_record", row.id, student_id=student_id)
-    return row
-
-
-async def list_counseling_records(actor: Actor, student_id: int) -> list[CounselingRecord]:
-    """Counselors and staff see a student's counseling records; the student sees his own."""
-    school_id = actor.require_school()
-    student = await student_in_school(actor, student_id)
-    if not (actor.has(Role.COUNSELOR, Role.STAFF) or actor.person_id == student.id):
-        raise Forbidden("read counseling records", "查看課程諮詢紀錄")
-    return await CounselingRecord.filter(school_id=school_id, student_id=student_id).order_by("held_on", "id")
 
 
 async def person_names(ids: list[int]) -> dict[int, str]:

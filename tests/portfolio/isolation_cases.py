@@ -212,6 +212,10 @@ CASES: dict[str, Case] = {
     "Mutation.importPortfolioRecords": case(
         "mutation($f: String!) { importPortfolioRecords(kind: COURSE_RECORDS, fileBase64: $f) { ok written } }", _vars(f=_CSV)
     ),
+    "Mutation.updateCounselingRecord": case(
+        'mutation($id: ID!) { updateCounselingRecord(input: {id: $id, topic: "入侵"}) { topic notes } }', _gid("CounselingRecord", "counseling")
+    ),
+    "Mutation.deleteCounselingRecord": case("mutation($id: ID!) { deleteCounselingRecord(id: $id) }", _gid("CounselingRecord", "counseling")),
     "Mutation.writeCounselingRecord": case(
         'mutation($s: ID!) { writeCounselingRecord(input: {studentId: $s, academicYear: 115, term: 1, heldOn: "2026-10-01", topic: "x", notes: "x"}) { id } }',
         _student,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from licheng.errors import LichengError
-from licheng.portfolio import outcomes, performances, records, selection
+from licheng.portfolio import counseling, outcomes, performances, records, selection
 from licheng.portfolio.files import attach_file
 from licheng.portfolio.models import CourseOutcome, DiversePerformance, ItemVersion, OutcomeStatus, PerformanceKind
 from licheng.portfolio.policy import national_policy, policy_for, set_school_policy
@@ -82,8 +82,8 @@ async def test_counseling_record_files_are_at_most_2_mb(scene):
     counselor = await scene.counselor.actor()
     big = await scene.file(scene.student, size=2 * MB + 1, category="counseling")
     common = {"student_id": scene.student.person.id, "academic_year": YEAR, "term": 1, "held_on": IN_TERM_1.date(), "topic": "選課", "notes": "討論選修"}
-    await _refused("FILE_TOO_LARGE", records.write_counseling_record(counselor, **common, file_ref=big))
-    row = await records.write_counseling_record(counselor, **common, file_ref=await scene.file(scene.student, size=MB, category="counseling"))
+    await _refused("FILE_TOO_LARGE", counseling.write_counseling_record(counselor, **common, file_ref=big))
+    row = await counseling.write_counseling_record(counselor, **common, file_ref=await scene.file(scene.student, size=MB, category="counseling"))
     assert row.file_id is not None
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from licheng.errors import LichengError
-from licheng.portfolio import certification, kinds, outcomes, performances, records, selection, submission
+from licheng.portfolio import certification, counseling, kinds, outcomes, performances, records, selection, submission
 from licheng.portfolio.models import CadreLevel, OutcomeStatus, PerformanceKind, SubmissionItem
 from licheng.tenants.audit import AuditEntry
 from tests.portfolio import ops
@@ -98,11 +98,11 @@ async def test_counselors_write_course_counseling_records(scene):
     """DOMAIN.md l.22: the course counselor (課程諮詢教師) writes course-counseling records [seed]."""
     common = {"student_id": scene.student.person.id, "academic_year": YEAR, "term": 1, "held_on": date(2026, 10, 1),
               "topic": "選修規劃", "notes": "建議選修物理"}  # fmt: skip
-    assert await _code(records.write_counseling_record(await scene.teacher.actor(), **common)) == "FORBIDDEN"
-    row = await records.write_counseling_record(await scene.counselor.actor(), **common)
+    assert await _code(counseling.write_counseling_record(await scene.teacher.actor(), **common)) == "FORBIDDEN"
+    row = await counseling.write_counseling_record(await scene.counselor.actor(), **common)
     assert row.counselor_id == scene.counselor.person.id
-    assert [r.id for r in await records.list_counseling_records(await scene.student.actor(), scene.student.person.id)] == [row.id]
-    assert await _code(records.list_counseling_records(await scene.parent.actor(), scene.student.person.id)) == "FORBIDDEN"
+    assert [r.id for r in await counseling.list_counseling_records(await scene.student.actor(), scene.student.person.id)] == [row.id]
+    assert await _code(counseling.list_counseling_records(await scene.parent.actor(), scene.student.person.id)) == "FORBIDDEN"
 
 
 async def test_staff_register_basic_data_and_course_records_each_term(scene):
@@ -150,7 +150,7 @@ async def test_school_registered_cadre_records_do_not_count_toward_the_ten(scene
 
 async def test_counseling_records_stay_on_the_school_platform(scene, clock):
     """DOMAIN.md l.34 and l.39-40: course-counseling records are never sent to the central database [seed]."""
-    await records.write_counseling_record(await scene.counselor.actor(), student_id=scene.student.person.id, academic_year=YEAR,
+    await counseling.write_counseling_record(await scene.counselor.actor(), student_id=scene.student.person.id, academic_year=YEAR,
                                           term=1, held_on=date(2026, 10, 1), topic="選課", notes="討論")  # fmt: skip
     staff = await scene.staff.actor()
     term_batch = await submission.create_batch(staff, YEAR, 1)
