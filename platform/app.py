@@ -23,6 +23,7 @@ from licheng.http import install_storage
 from licheng.http.ratelimit import RateLimitMiddleware
 from licheng.jobs.worker import InProcessJobs
 from licheng.plugins import manager as plugin_manager
+from licheng.portfolio import download_rules
 from licheng.plugins import runtime as plugin_runtime
 from licheng.settings import Settings
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     app.state.ready_checks = {}
     oauth_routes.mount(app, settings)  # /oauth/* (authorization server) and client-origin CORS on the API
     install_storage(app, settings)  # POST /uploads, GET /files/{id}, blob store, object_store readiness
+    download_rules.install()  # who may open a student's file: the portfolio's roles, not every teacher
     app.state.plugins = app_plugins
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)

@@ -74,7 +74,8 @@ async def list_substitutes(actor: Actor, academic_year: int | None = None) -> li
 # --- the teacher's side ---------------------------------------------------------------------
 
 
-async def _may_certify(actor: Actor, record: CourseRecord) -> None:
+async def may_certify(actor: Actor, record: CourseRecord) -> None:
+    """Pass if the actor teaches the course or substitutes (代理人) for its teacher that term."""
     me = actor.person_id
     if me is not None and record.teacher_id == me:
         return
@@ -94,7 +95,7 @@ async def _outcome_for_teacher(actor: Actor, outcome_id: int) -> tuple[CourseOut
     if not actor.has(Role.TEACHER):
         raise NotTheTeacher()
     record = await CourseRecord.get(id=row.course_record_id)
-    await _may_certify(actor, record)
+    await may_certify(actor, record)
     return row, record
 
 
@@ -177,7 +178,7 @@ async def publish_certifications(actor: Actor, outcome_ids: list[int] | None = N
     for row in rows:
         record = row.course_record
         try:
-            await _may_certify(actor, record)
+            await may_certify(actor, record)
         except NotTheTeacher:
             continue
         key = (row.academic_year, record.term, record.grade)

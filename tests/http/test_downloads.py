@@ -79,14 +79,17 @@ async def test_the_owner_downloads_his_file_as_an_attachment(files: Files, schoo
     assert await downloads_logged(row) == []  # his own file: nothing to audit
 
 
-async def test_a_teacher_opening_a_students_file_is_audited(files: Files, factory, school, student) -> None:
-    teacher = await factory.member(school, Role.TEACHER)
+async def test_a_homeroom_teacher_opening_a_students_file_is_audited(files: Files, factory, school) -> None:
+    # Which teachers may open which files is the portfolio's rule (tests/portfolio/test_download_rules.py).
+    school_class = await factory.school_class(school)
+    student = await factory.member(school, Role.STUDENT, school_class=school_class)
+    teacher = await factory.member(school, Role.TEACHER, Role.HOMEROOM, homeroom_of=school_class)
     row = await attached(files, student, samples.png(), "poster.png")
     content, _ = await body_of(files, await files.download(teacher, row.id))
     assert hashlib.sha256(content).hexdigest() == row.sha256
     [entry] = await downloads_logged(row)
     assert (entry.account_id, entry.student_id, entry.school_id) == (teacher.account.id, student.person.id, school.id)
-    assert entry.acting_role == "teacher" and entry.changes["sha256"] == row.sha256
+    assert entry.acting_role == "homeroom" and entry.changes["sha256"] == row.sha256
 
 
 async def test_a_pending_upload_is_only_its_owners(files: Files, factory, school, student) -> None:
@@ -135,7 +138,7 @@ async def test_counseling_records_are_for_counselors_and_staff(files: Files, fac
 async def test_a_download_link_works_without_a_token_header_for_a_few_minutes(
     files: Files, factory, school, student
 ) -> None:
-    teacher = await factory.member(school, Role.TEACHER)
+    teacher = await factory.member(school, Role.STAFF)
     row = await attached(files, student, samples.pdf())
     query = "query($id: ID!) { node(id: $id) { ... on Upload { downloadUrl sha256 } } }"
     answer = await files.http.post(
@@ -161,12 +164,12 @@ async def test_a_download_link_works_without_a_token_header_for_a_few_minutes(
 
 
 async def test_a_ticket_is_checked_again_when_used(files: Files, factory, school, student) -> None:
-    teacher = await factory.member(school, Role.TEACHER)
+    teacher = await factory.member(school, Role.STAFF)
     row = await attached(files, student, samples.pdf())
     ticket = issue_ticket(files.settings, account_id=teacher.account.id, school_id=school.id, blob_id=row.id)
     from licheng.tenants.models import Membership
 
-    await Membership.filter(person_id=teacher.person.id).delete()  # no longer a teacher here
+    await Membership.filter(person_id=teacher.person.id).delete()  # no longer staff here
     assert (await files.http.get(f"/files/{row.id}", params={"ticket": ticket})).status_code == 404
 
 
@@ -195,7 +198,7 @@ async def test_a_missing_file_is_an_error_not_an_empty_download(files: Files, sc
 
 
 async def test_head_describes_the_file_without_counting_as_a_read(files: Files, factory, school, student) -> None:
-    teacher = await factory.member(school, Role.TEACHER)
+    teacher = await factory.member(school, Role.STAFF)
     row = await attached(files, student, samples.pdf())
     token = await files.token(teacher)
     response = await files.http.head(f"/files/{row.id}", headers={"authorization": f"Bearer {token}"})
@@ -215,6 +218,6 @@ async def test_the_portfolio_attaches_an_upload_through_claim_upload(files: File
     )
     row = await StoredBlob.get(id=service.upload_pk(response.json()["uploadId"]))
     assert row.state.value == "attached" and (ref.sha256, ref.size) == (row.sha256, row.size)
-    teacher = await factory.member(school, Role.TEACHER)
+    teacher = await factory.member(school, Role.STAFF)
     content, _ = await body_of(files, await files.download(teacher, row.id))
     assert content == data
