@@ -8,6 +8,8 @@
 
 201 {uploadId, size, sha256, kind, mime, category, displayFilename, flags, state, usage};
 a GraphQL mutation of the portfolio then attaches `uploadId` to an item.
+On S3, large files may go straight to the bucket instead: `POST /uploads/direct`, the
+browser's POST to S3, then `POST /uploads/{uploadId}/complete` (licheng.storage.direct).
 Refusals are JSON {code, message_zh, message_en, details} (see errors.py).
 The body is read chunk by chunk from `request.stream()` and handed to the
 store as it arrives: never held whole in memory, never spooled to a file.
@@ -28,9 +30,9 @@ from licheng.graphql.relay import pk_of, to_global_id
 from licheng.http.auth import request_actor
 from licheng.http.errors import NO_STORE, error_response, store_unavailable
 from licheng.http.limits import limits_provider
-from licheng.storage import quota, service
+from licheng.storage import direct, quota, service
 from licheng.storage.errors import BlobStoreUnavailable
-from licheng.storage.limits import LimitsProvider
+from licheng.storage.limits import LimitsProvider, UploadLimits
 from licheng.storage.models import StoredBlob
 
 log = logging.getLogger("licheng.uploads")
@@ -108,14 +110,74 @@ async def upload(request: Request) -> Response:
         return error_response(store_unavailable())
     _count(row.size)
     body = upload_json(row)
-    if row.charged and row.owner_person_id is not None:
-        usage = quota.Usage(await quota.used_bytes(row.owner_person_id), limits.quota_bytes)
-        body["usage"] = {
-            "usedBytes": usage.used_bytes,
-            "limitBytes": usage.limit_bytes,
-            "warning": usage.warning,
-            "display": usage.display,
-        }
+    usage = await _usage_of(row, limits)
+    if usage is not None:
+        body["usage"] = usage
+    return JSONResponse(body, status_code=201, headers=NO_STORE)
+
+
+async def _usage_of(row: StoredBlob, limits: UploadLimits) -> dict[str, Any] | None:
+    if not row.charged or row.owner_person_id is None:
+        return None
+    usage = quota.Usage(await quota.used_bytes(row.owner_person_id), limits.quota_bytes)
+    return {
+        "usedBytes": usage.used_bytes,
+        "limitBytes": usage.limit_bytes,
+        "warning": usage.warning,
+        "display": usage.display,
+    }
+
+
+def _declared_size(request: Request) -> int:
+    raw = request.query_params.get("size", "")
+    if not raw.isdigit():
+        raise InvalidInput("size", "請以位元組數宣告檔案大小", "Declare the file's size in bytes")
+    return int(raw)
+
+
+async def begin_direct(request: Request) -> Response:
+    """`POST /uploads/direct?category=&filename=&size=&sha256=[&student=]`: 201 {uploadId, url,
+    fields, expiresAt}; the browser then POSTs the fields and the file ("file", last) to `url`."""
+    try:
+        actor = await request_actor(request)
+        student_id = _student(request)
+        limits = await limits_of(request)(actor.require_school(), student_id or actor.person_id)
+        row, target = await direct.begin_direct_upload(
+            actor, request.app.state.blob_store, category=request.query_params.get("category"),
+            filename=_filename(request), size=_declared_size(request), sha256=request.query_params.get("sha256", ""),
+            limits=limits, student_id=student_id,
+        )  # fmt: skip
+    except LichengError as error:
+        return error_response(error)
+    except BlobStoreUnavailable:
+        log.exception("blob store unavailable while signing a direct upload")
+        return error_response(store_unavailable())
+    body = {
+        "uploadId": to_global_id(service.UPLOAD_TYPE, row.id), "url": target.url, "fields": target.fields,
+        "expiresAt": target.expires_at.isoformat(), "size": row.size, "sha256": row.sha256,
+    }  # fmt: skip
+    return JSONResponse(body, status_code=201, headers=NO_STORE)
+
+
+async def complete_direct(request: Request) -> Response:
+    """`POST /uploads/{uploadId}/complete`: the object is verified (size, SHA-256, type,
+    structure) and charged; 201 as `POST /uploads` answers, or a refusal with nothing kept."""
+    try:
+        actor = await request_actor(request)
+        upload_id = service.upload_pk(request.path_params["upload_id"])
+        row = await StoredBlob.get_or_none(id=upload_id, school_id=actor.require_school())
+        owner = row.owner_person_id if row is not None else None
+        limits = await limits_of(request)(actor.require_school(), owner or actor.person_id)
+        row = await direct.complete_direct_upload(actor, request.app.state.blob_store, upload_id, limits=limits)
+    except LichengError as error:
+        return error_response(error)
+    except BlobStoreUnavailable:
+        log.exception("blob store unavailable while completing a direct upload")
+        return error_response(store_unavailable())
+    body = upload_json(row)
+    usage = await _usage_of(row, limits)
+    if usage is not None:
+        body["usage"] = usage
     return JSONResponse(body, status_code=201, headers=NO_STORE)
 
 

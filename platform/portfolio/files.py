@@ -8,8 +8,14 @@ Two paths lead to a ``FileRef``:
   quota as the bytes arrived) and keeps a ``PortfolioFile`` row pointing at
   storage's blob, so items, versions and snapshots read one table;
 * a reference to a pending ``PortfolioFile`` (its global ID), the minimal path
-  for when storage is absent and for the demo: it is checked here against the
+  for when storage is absent (and for tests): it is checked here against the
   item year's policy and marked attached.
+
+One count of what a student stores: with storage installed it is storage's
+quota ledger alone (``storage_used``). Storage charges it as bytes arrive;
+a file attached on the minimal path is charged to the same ledger here, with
+the same race-free conditional update, so the ledger is the only count and
+the quota holds on both paths. Without storage, the attached files are summed.
 
 A file is never overwritten: every re-upload is a new row; old rows stay.
 """
@@ -67,16 +73,33 @@ def _storage_claim() -> Any:
     return getattr(module, "claim_upload", None)
 
 
+def _storage_quota() -> Any:
+    try:
+        return importlib.import_module("licheng.storage.quota")
+    except ImportError:
+        return None
+
+
 async def storage_used(student_ids: list[int]) -> dict[int, int]:
     """Bytes charged to each student: storage's quota ledger (every stored version, pending
-    uploads included) plus files attached without storage (the minimal path). One statement."""
-    from licheng.portfolio.reads import storage_used as used
+    uploads included) when storage is installed, one statement; else the attached files."""
+    quota = _storage_quota()
+    if quota is None:
+        from licheng.portfolio.reads import storage_used as used
 
-    try:
-        from licheng.storage.models import QuotaLedger
-    except ImportError:
         return await used(student_ids, None)
-    return await used(student_ids, QuotaLedger._meta.db_table)  # noqa: SLF001 - the table's name, read-only
+    return await quota.used_by(student_ids)
+
+
+async def _charge_minimal(school_id: int, row: PortfolioFile, policy: Policy) -> None:
+    """Charge a minimal-path file to storage's ledger (inside the item's transaction)."""
+    quota = _storage_quota()
+    if quota is None or row.category == FileCategory.COUNSELING:  # the school's record, as in storage
+        return
+    await quota.ensure_ledger(school_id, row.student_id)
+    if not await quota.charge(row.student_id, row.size, policy.quota_bytes):
+        used = await quota.used_bytes(row.student_id)
+        raise quota.QuotaExceeded(used_bytes=used, limit_bytes=policy.quota_bytes, size=row.size)
 
 
 def _check_against_policy(row: PortfolioFile, category: str, policy: Policy) -> None:
@@ -129,12 +152,14 @@ async def attach_file(
     row = pending
     if row.category.value != category:
         raise InvalidInput("upload", "檔案類別不符", "The file was uploaded for another category", category=str(row.category.value))
-    _check_against_policy(row, category, await policy_for(school_id, year))
+    policy = await policy_for(school_id, year)
+    _check_against_policy(row, category, policy)
     claimed = await PortfolioFile.filter(id=row.id, state=FileState.PENDING).update(
         state=FileState.ATTACHED, attached_at=clock.now()
     )
     if claimed != 1:
         raise LichengError("FILE_ALREADY_ATTACHED", "此檔案已用於其他項目", "This file is already attached to an item")
+    await _charge_minimal(school_id, row, policy)
     return FileRef.of(row)
 
 

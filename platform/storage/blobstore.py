@@ -25,6 +25,8 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from licheng.storage.views import Source
+
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
@@ -54,6 +56,10 @@ class BlobStore(Protocol):
 
     def open(self, key: str, *, chunk_size: int = ...) -> AsyncIterator[bytes]:
         """Read in chunks; raises `BlobNotFound` on first iteration if missing."""
+        ...
+
+    def source_of(self, key: str, size: int) -> Source:
+        """How another process reads the stored blob in place (structure checks)."""
         ...
 
     async def stat(self, key: str) -> BlobStat | None: ...

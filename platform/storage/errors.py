@@ -23,6 +23,7 @@ UPLOAD_PDF_ACTIVE_CONTENT = "UPLOAD_PDF_ACTIVE_CONTENT"
 UPLOAD_PDF_ENCRYPTED = "UPLOAD_PDF_ENCRYPTED"
 UPLOAD_POLYGLOT = "UPLOAD_POLYGLOT"
 UPLOAD_FILENAME_INVALID = "UPLOAD_FILENAME_INVALID"
+UPLOAD_CHECK_TIMEOUT = "UPLOAD_CHECK_TIMEOUT"
 
 # code -> (zh-TW, English); placeholders are filled from the details.
 _MESSAGES: dict[str, tuple[str, str]] = {
@@ -71,6 +72,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     UPLOAD_FILENAME_INVALID: (
         "檔名無效，請重新命名後再上傳。",
         "The file name is not valid; rename the file and upload it again.",
+    ),
+    UPLOAD_CHECK_TIMEOUT: (
+        "檔案檢查逾時（超過 {seconds} 秒），可能是檔案結構異常，請重新匯出後再上傳。",
+        "Checking the file took too long (over {seconds} s); its structure may be abnormal. "
+        "Export it again and upload.",
     ),
 }
 

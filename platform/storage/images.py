@@ -12,7 +12,6 @@ or web page after its end marker (phones' own trailers are allowed).
 
 from __future__ import annotations
 
-import mmap
 import re
 import struct
 import zlib
@@ -27,6 +26,7 @@ from licheng.storage.errors import (
     UploadRefused,
 )
 from licheng.storage.sniff import FOREIGN_SIGNATURES
+from licheng.storage.views import ByteView
 
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,14 +42,14 @@ _ADAM7 = (
 )
 
 
-def _png_walk(data: mmap.mmap) -> tuple[int, list[tuple[int, int]]]:
+def _png_walk(data: ByteView) -> tuple[int, list[tuple[int, int]]]:
     """Offset just past IEND and the (offset, length) of every IDAT chunk."""
     pos = len(_PNG_SIGNATURE)
     idats: list[tuple[int, int]] = []
     while True:
         if pos + 12 > len(data):
             raise UploadRefused.of(UPLOAD_TRUNCATED)
-        length, ctype = struct.unpack_from(">I4s", data, pos)
+        length, ctype = data.unpack_from(">I4s", pos)
         if ctype == b"IDAT":
             idats.append((pos + 8, int(length)))
         pos += 12 + int(length)
@@ -59,9 +59,9 @@ def _png_walk(data: mmap.mmap) -> tuple[int, list[tuple[int, int]]]:
             return pos, idats
 
 
-def _png_raw_size(data: mmap.mmap) -> int:
+def _png_raw_size(data: ByteView) -> int:
     """Bytes the pixel data must inflate to, from IHDR (filter byte per row, Adam7 passes)."""
-    width, height, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
+    width, height, depth, colour, _, _, interlace = data.unpack_from(">IIBBBBB", 16)
     if colour not in _PNG_CHANNELS:
         raise UploadRefused.of(UPLOAD_CORRUPT)
     bits = depth * _PNG_CHANNELS[colour]
@@ -77,7 +77,7 @@ def _png_raw_size(data: mmap.mmap) -> int:
     )
 
 
-def _png_inflate(data: mmap.mmap, idats: list[tuple[int, int]]) -> None:
+def _png_inflate(data: ByteView, idats: list[tuple[int, int]]) -> None:
     """Inflate the pixel data 1 MiB at a time: checks it all without holding the image."""
     expected = _png_raw_size(data)
     inflater = zlib.decompressobj()
@@ -98,7 +98,7 @@ def _png_inflate(data: mmap.mmap, idats: list[tuple[int, int]]) -> None:
         raise UploadRefused.of(UPLOAD_CORRUPT, reason="less pixel data than declared")
 
 
-def _jpeg_end(data: mmap.mmap) -> int:
+def _jpeg_end(data: ByteView) -> int:
     """Offset just past the EOI marker, walking segments and entropy-coded data."""
     size = len(data)
     pos = 2  # after SOI
@@ -119,7 +119,7 @@ def _jpeg_end(data: mmap.mmap) -> int:
             continue
         if pos + 2 > size:
             raise UploadRefused.of(UPLOAD_TRUNCATED)
-        (length,) = struct.unpack_from(">H", data, pos)
+        (length,) = data.unpack_from(">H", pos)
         pos += length
         if length < 2 or pos > size:
             raise UploadRefused.of(UPLOAD_TRUNCATED)
@@ -135,41 +135,40 @@ def _jpeg_end(data: mmap.mmap) -> int:
                 break
 
 
-def _decode(path: str, kind: str, max_pixels: int) -> None:
+def _decode(data: ByteView, kind: str, max_pixels: int) -> None:
     # Pillow's own global limit (Image.MAX_IMAGE_PIXELS) stays as a backstop;
     # ours is checked from the header before a pixel is decoded.
     formats = [_PIL_FORMAT[kind]]
-    with Image.open(path, formats=formats) as image:
+    with Image.open(data.file(), formats=formats) as image:
         width, height = image.size
         if width * height > max_pixels:
             raise UploadRefused.of(UPLOAD_IMAGE_BOMB, pixels=width * height, max_pixels=max_pixels)
         image.verify()  # PNG: every chunk's CRC; cheap for JPEG
     if kind == "jpeg":
-        with Image.open(path, formats=formats) as image:
+        with Image.open(data.file(), formats=formats) as image:
             # Decode at 1/8 scale: every byte is still parsed, memory stays small.
             image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
             image.load()
 
 
-def verify_image(path: str, kind: str, *, max_pixels: int) -> None:
+def verify_image(data: ByteView, kind: str, *, max_pixels: int) -> None:
     """Refuse a stored JPEG/PNG that is truncated, corrupt, a bomb or a polyglot."""
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if kind == "png":
-            end, idats = _png_walk(data)
-            if end != len(data):
-                raise UploadRefused.of(UPLOAD_POLYGLOT, also="trailing data")
-        elif FOREIGN_SIGNATURES.search(data, _jpeg_end(data)):
+    if kind == "png":
+        end, idats = _png_walk(data)
+        if end != len(data):
             raise UploadRefused.of(UPLOAD_POLYGLOT, also="trailing data")
-        try:
-            _decode(path, kind, max_pixels)
-        except UploadRefused:
-            raise
-        except Image.DecompressionBombError as exc:
-            found = re.search(r"\((\d+) pixels\)", str(exc))
-            pixels = int(found.group(1)) if found else "?"
-            raise UploadRefused.of(UPLOAD_IMAGE_BOMB, pixels=pixels, max_pixels=max_pixels) from exc
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-            code = UPLOAD_TRUNCATED if "truncat" in str(exc).lower() else UPLOAD_CORRUPT
-            raise UploadRefused.of(code) from exc
-        if kind == "png":  # after the pixel limit: inflating a bomb would take long
-            _png_inflate(data, idats)
+    elif data.search(FOREIGN_SIGNATURES, _jpeg_end(data)) >= 0:
+        raise UploadRefused.of(UPLOAD_POLYGLOT, also="trailing data")
+    try:
+        _decode(data, kind, max_pixels)
+    except UploadRefused:
+        raise
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else "?"
+        raise UploadRefused.of(UPLOAD_IMAGE_BOMB, pixels=pixels, max_pixels=max_pixels) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        code = UPLOAD_TRUNCATED if "truncat" in str(exc).lower() else UPLOAD_CORRUPT
+        raise UploadRefused.of(code) from exc
+    if kind == "png":  # after the pixel limit: inflating a bomb would take long
+        _png_inflate(data, idats)

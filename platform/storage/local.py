@@ -33,6 +33,7 @@ from licheng.storage.blobstore import BlobStat, StoredObject
 from licheng.storage.errors import BlobNotFound, BlobStoreUnavailable
 from licheng.storage.keys import validate_key, validate_prefix
 from licheng.storage.streams import checked_stream
+from licheng.storage.views import LocalSource
 
 _TMP_SUFFIX = ".tmp"
 _WRITE_BYTES = 512 * 1024  # per worker call: fewer thread hops vs memory per upload
@@ -174,6 +175,10 @@ class LocalBlobStore:
     def path_for(self, key: str) -> Path:
         """The file of a key (validated): lets checks read a blob without a copy."""
         return self.root.joinpath(*validate_key(key).split("/"))
+
+    def source_of(self, key: str, size: int) -> LocalSource:
+        """What a checking process needs to read the blob in place (no copy)."""
+        return LocalSource(str(self.path_for(key)), size)
 
     def _makedirs_durably(self, directory: Path) -> None:
         # Each new directory entry must itself be fsynced in its parent.

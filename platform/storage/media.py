@@ -9,7 +9,6 @@ bytes that start another format (ZIP, PDF, HTML...) make it a polyglot.
 
 from __future__ import annotations
 
-import mmap
 import struct
 
 import mutagen
@@ -23,6 +22,7 @@ from licheng.storage.errors import (
     UploadRefused,
 )
 from licheng.storage.sniff import FOREIGN_SIGNATURES
+from licheng.storage.views import ByteView
 
 # MPEG audio Layer III: kbit/s by bitrate index, Hz by sample-rate index.
 _BITRATES = {
@@ -34,16 +34,17 @@ _VERSIONS = {0b11: 1, 0b10: 2, 0b00: 25}
 _TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3", b"3DI")
 
 
-def _refuse_at(data: mmap.mmap, pos: int, code: str) -> UploadRefused:
-    if FOREIGN_SIGNATURES.match(data, pos):
+def _refuse_at(data: ByteView, pos: int, code: str) -> UploadRefused:
+    if data.match(FOREIGN_SIGNATURES, pos):
         return UploadRefused.of(UPLOAD_POLYGLOT, also="appended file")
     return UploadRefused.of(code)
 
 
-def _frame_length(data: mmap.mmap, pos: int) -> int | None:
+def _frame_length(data: ByteView, pos: int) -> int | None:
     """Length of the Layer III frame whose header is at `pos`, or None."""
-    b1, b2 = data[pos + 1], data[pos + 2]
-    if data[pos] != 0xFF or b1 & 0xE0 != 0xE0 or (b1 >> 1) & 0x03 != 0x01:
+    header = data[pos : pos + 3]  # one read, not three
+    b1, b2 = header[1], header[2]
+    if header[0] != 0xFF or b1 & 0xE0 != 0xE0 or (b1 >> 1) & 0x03 != 0x01:
         return None
     version = _VERSIONS.get((b1 >> 3) & 0x03)
     bitrate_index, rate_index = b2 >> 4, (b2 >> 2) & 0x03
@@ -55,7 +56,7 @@ def _frame_length(data: mmap.mmap, pos: int) -> int | None:
     return (144 if version == 1 else 72) * bitrate // rate + padding
 
 
-def _walk_mp3(data: mmap.mmap) -> None:
+def _walk_mp3(data: ByteView) -> None:
     size, pos = len(data), 0
     while data[pos : pos + 3] == b"ID3" and pos + 10 <= size:  # leading ID3v2 tags
         flags, raw = data[pos + 5], data[pos + 6 : pos + 10]
@@ -70,7 +71,7 @@ def _walk_mp3(data: mmap.mmap) -> None:
         length = _frame_length(data, pos)
         if length is None:
             if frames and data[pos : pos + 11].startswith(_TRAILING_TAGS):
-                if FOREIGN_SIGNATURES.search(data, pos):
+                if data.search(FOREIGN_SIGNATURES, pos) >= 0:
                     raise UploadRefused.of(UPLOAD_POLYGLOT, also="data in trailing tag")
                 break
             raise _refuse_at(data, pos, UPLOAD_CORRUPT)
@@ -82,18 +83,18 @@ def _walk_mp3(data: mmap.mmap) -> None:
         raise UploadRefused.of(UPLOAD_TRUNCATED if pos >= size else UPLOAD_CORRUPT)
 
 
-def _walk_mp4(data: mmap.mmap) -> None:
+def _walk_mp4(data: ByteView) -> None:
     size, pos = len(data), 0
     seen: set[bytes] = set()
     while pos < size:
         if size - pos < 8:
             raise _refuse_at(data, pos, UPLOAD_TRUNCATED)
-        box_size, box_type = struct.unpack_from(">I4s", data, pos)
+        box_size, box_type = data.unpack_from(">I4s", pos)
         header = 8
         if box_size == 1:
             if size - pos < 16:
                 raise UploadRefused.of(UPLOAD_TRUNCATED)
-            (box_size,) = struct.unpack_from(">Q", data, pos + 8)
+            (box_size,) = data.unpack_from(">Q", pos + 8)
             header = 16
         elif box_size == 0:  # "to the end of the file" (only the last box may say so)
             box_size = size - pos
@@ -107,12 +108,11 @@ def _walk_mp4(data: mmap.mmap) -> None:
         raise UploadRefused.of(UPLOAD_TRUNCATED if b"ftyp" in seen else UPLOAD_CORRUPT)
 
 
-def verify_media(path: str, kind: str) -> None:
+def verify_media(data: ByteView, kind: str) -> None:
     """Refuse a stored MP3/MP4 that is cut off, malformed or a polyglot."""
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        (_walk_mp3 if kind == "mp3" else _walk_mp4)(data)
+    (_walk_mp3 if kind == "mp3" else _walk_mp4)(data)
     try:
-        parsed = MP3(path) if kind == "mp3" else MP4(path)
+        parsed = MP3(data.file()) if kind == "mp3" else MP4(data.file())
     except (mutagen.MutagenError, ValueError, struct.error, IndexError, KeyError) as exc:
         raise UploadRefused.of(UPLOAD_CORRUPT) from exc
     if parsed.info is None or not parsed.info.length or parsed.info.length <= 0:

@@ -1,6 +1,7 @@
 """Database rows of storage: one row per stored blob, one quota ledger row per student.
 
-A blob's row is written *before* its bytes (state RECEIVING, an intent), so
+A blob's row is written *before* its blob can appear under its key (state
+RECEIVING, an intent: it commits while the first bytes go to a temporary file), so
 every key in the store has a row from the moment it can exist: a crash at any
 point leaves either a RECEIVING row (the reaper removes it and its blob) or a
 finished row. A blob in the store without any row is therefore an orphan for

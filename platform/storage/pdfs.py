@@ -10,7 +10,6 @@ content a teacher's viewer could run: JavaScript (also as an /OpenAction or
 from __future__ import annotations
 
 import logging
-import mmap
 import re
 from typing import Any
 
@@ -25,6 +24,7 @@ from licheng.storage.errors import (
     UPLOAD_TRUNCATED,
     UploadRefused,
 )
+from licheng.storage.views import ByteView
 
 _EOF_MARK = b"%%EOF"
 _PDF_WHITESPACE = re.compile(rb"[\x00\t\n\x0c\r ]*")
@@ -49,15 +49,12 @@ _ACTIVE_ACTIONS = {
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged inputs are expected here
 
 
-def _check_end(path: str) -> None:
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        mark = data.rfind(_EOF_MARK)
-        if mark < 0:
-            raise UploadRefused.of(UPLOAD_TRUNCATED)
-        after = mark + len(_EOF_MARK)
-        match = _PDF_WHITESPACE.match(data, after)
-        if match is None or match.end() != len(data):
-            raise UploadRefused.of(UPLOAD_POLYGLOT, also="data after %%EOF")
+def _check_end(data: ByteView) -> None:
+    mark = data.rfind(_EOF_MARK)
+    if mark < 0:
+        raise UploadRefused.of(UPLOAD_TRUNCATED)
+    if not data.only(_PDF_WHITESPACE, mark + len(_EOF_MARK)):
+        raise UploadRefused.of(UPLOAD_POLYGLOT, also="data after %%EOF")
 
 
 def _active_content(reader: PdfReader) -> set[str]:
@@ -90,11 +87,11 @@ def _active_content(reader: PdfReader) -> set[str]:
     return found
 
 
-def verify_pdf(path: str) -> set[str]:
+def verify_pdf(data: ByteView) -> set[str]:
     """Refuse a broken PDF; return the kinds of active content it carries."""
-    _check_end(path)
+    _check_end(data)
     try:
-        reader = PdfReader(path, strict=False)
+        reader = PdfReader(data.file(), strict=False)
         if reader.is_encrypted:
             # An empty user password (owner-only protection) still opens for everyone.
             try:

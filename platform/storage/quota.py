@@ -80,6 +80,15 @@ async def used_bytes(person_id: int) -> int:
     return int(row.used_bytes) if row else 0
 
 
+async def used_by(person_ids: list[int]) -> dict[int, int]:
+    """Bytes charged to each of `person_ids` (0 without a ledger row), in one query."""
+    used = dict.fromkeys(person_ids, 0)
+    rows = await QuotaLedger.filter(person_id__in=list(set(person_ids))).values_list("person_id", "used_bytes")
+    for person_id, used_bytes in rows:
+        used[int(person_id)] = int(used_bytes)
+    return used
+
+
 async def charge(person_id: int, n: int, limit_bytes: int) -> bool:
     """Add `n` bytes if the total stays within `limit_bytes`. Run it inside the transaction
     that records the blob; False means nothing was charged (the row must exist)."""

@@ -27,13 +27,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import certifi
 import urllib3
 from minio import Minio
+from minio.datatypes import PostPolicy
 from minio.error import S3Error
 
 from licheng.storage.blobstore import BlobStat, StoredObject
-from licheng.storage.errors import BlobNotFound, BlobStoreUnavailable
+from licheng.storage.errors import BlobIntegrityError, BlobNotFound, BlobStoreUnavailable
 from licheng.storage.filenames import content_disposition
 from licheng.storage.keys import validate_key, validate_prefix
 from licheng.storage.streams import CheckedStream, checked_stream
+from licheng.storage.views import S3Source
 
 _MIN_PART = 5 * 1024 * 1024
 _PIECE = 256 * 1024  # chunks are joined up to this size before queueing
@@ -146,14 +148,8 @@ class S3BlobStore:
         self.region = region
         self.create_bucket = create_bucket
         self.part_size = part_size
-        self._client = Minio(
-            endpoint,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=secure,
-            region=region,
-            http_client=_http_client(),
-        )
+        self._client = new_client(endpoint, access_key, secret_key, secure=secure, region=region)
+        self._identity = (endpoint, access_key, secret_key, secure)
         self._bucket_ready = False
 
     @classmethod
@@ -247,6 +243,26 @@ class S3BlobStore:
             response.close()
             response.release_conn()
 
+    async def presigned_post(self, key: str, *, size: int, expires: timedelta) -> tuple[str, dict[str, str]]:
+        """A browser's form POST straight into the bucket: exactly `size` bytes under `key`,
+        until `expires` (S3 enforces both). The URL and the form fields to send with the file."""
+        validate_key(key)
+        await asyncio.to_thread(self._ensure_bucket)
+        policy = PostPolicy(self.bucket, datetime.now(UTC) + expires)
+        policy.add_equals_condition("key", key)
+        policy.add_content_length_range_condition(size, size)
+        fields = await asyncio.to_thread(self._client.presigned_post_policy, policy)
+        endpoint, _, _, secure = self._identity
+        return f"{'https' if secure else 'http'}://{endpoint}/{self.bucket}", {"key": key, **fields}
+
+    def source_of(self, key: str, size: int) -> S3Source:
+        """What a checking process needs to read the object with range GETs (no copy)."""
+        endpoint, access_key, secret_key, secure = self._identity
+        return S3Source(
+            endpoint=endpoint, bucket=self.bucket, key=validate_key(key), size=size,
+            access_key=access_key, secret_key=secret_key, secure=secure, region=self.region,
+        )  # fmt: skip
+
     async def stat(self, key: str) -> BlobStat | None:
         validate_key(key)
         try:
@@ -319,6 +335,33 @@ class S3BlobStore:
             raise
         except Exception as exc:  # network, credentials, TLS: all mean "not ready"
             raise BlobStoreUnavailable(f"S3 bucket {self.bucket!r}: {exc}") from exc
+
+
+def new_client(
+    endpoint: str, access_key: str | None, secret_key: str | None, *, secure: bool, region: str | None
+) -> Minio:
+    return Minio(
+        endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region,
+        http_client=_http_client(),
+    )  # fmt: skip
+
+
+def read_range(client: Minio, bucket: str, key: str, offset: int, length: int, size: int) -> bytes:
+    """`length` bytes at `offset` with one range GET; the object must still be `size` bytes."""
+    try:
+        response = client.get_object(bucket, key, offset=offset, length=length)
+    except S3Error as exc:
+        if exc.code in _MISSING:
+            raise BlobNotFound(key) from None
+        raise
+    try:
+        total = response.headers.get("content-range", "").rpartition("/")[2]
+        if total.isdigit() and int(total) != size:
+            raise BlobIntegrityError(f"object {key} is {total} bytes, {size} were written")
+        return bytes(response.read())
+    finally:
+        response.close()
+        response.release_conn()
 
 
 def _http_client() -> urllib3.PoolManager:

@@ -4,7 +4,9 @@ An upload is acknowledged only once its blob is durable *and* its row is
 committed, and a failure at any point leaves no blob and no charge:
 
 1. intent: a RECEIVING row with a fresh key is committed (and the student's
-   quota ledger row made sure of) before a byte is stored;
+   quota ledger row made sure of) while the body starts arriving, but before
+   the blob can appear under its key: the stream's end (where a store renames
+   its temporary file or completes its S3 upload) waits for that commit;
 2. the body streams through `store_checked_upload` into that key: size limit,
    SHA-256, type by content, structure; a refusal deletes the blob;
 3. one transaction charges the quota with a conditional UPDATE and turns the
@@ -12,8 +14,10 @@ committed, and a failure at any point leaves no blob and no charge:
    deleted and the row forgotten.
 
 A crash between steps leaves a RECEIVING row (and maybe its blob or a
-temporary file): `reaper.reap` removes them. An upload never attached to a
-portfolio record within a day is reaped too, and its quota refunded.
+temporary file), or, before the intent commits, only a temporary file or an
+unfinished multipart upload: `reaper.reap` removes them all. An upload never
+attached to a portfolio record within a day is reaped too, and its quota
+refunded.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterable, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,25 +125,22 @@ async def receive_upload(
         if used + content_length > limits.quota_bytes:
             raise quota.QuotaExceeded(used_bytes=used, limit_bytes=limits.quota_bytes, size=content_length)
 
-    async with in_transaction():
-        if charged:
-            await quota.ensure_ledger(school_id, owner_id)
-        row = await StoredBlob.create(
-            school_id=school_id, owner_person_id=owner_id, charged=charged,
-            uploader_account_id=actor.account_id, key=new_blob_key(school_id),
-            category=kind, display_filename=display, state=BlobState.RECEIVING,
-        )  # fmt: skip
+    key = new_blob_key(school_id)
+    # The intent commits while the first bytes arrive (it used to cost a commit's wait
+    # before the body); the body's end, and so the blob's appearance, waits for it.
+    intent = asyncio.create_task(_record_intent(actor, school_id, owner_id, charged, kind, display, key))
     try:
         checked = await store_checked_upload(
             store,
-            row.key,
-            chunks,
+            key,
+            _ending_after(chunks, intent),
             filename=display,
             category_limits=limits.category_limits(kind.value),
             pdf_active_content=limits.pdf_active_content,
         )
+        row = await intent
     except BaseException:
-        await _shielded(_abandon(store, row))  # the store already removed what it wrote
+        await _shielded(_abandon_intent(store, intent))  # the store already removed what it wrote
         raise
     try:
         await _finish(row, checked, limits)
@@ -149,6 +150,48 @@ async def receive_upload(
     row.state, row.size, row.sha256 = BlobState.PENDING, checked.size, checked.sha256
     row.kind, row.mime, row.flags = checked.kind, checked.mime, list(checked.flags)
     return row
+
+
+async def _record_intent(
+    actor: Actor, school_id: int, owner_id: int, charged: bool, kind: BlobCategory, display: str, key: str
+) -> StoredBlob:
+    async with in_transaction():
+        if charged:
+            await quota.ensure_ledger(school_id, owner_id)
+        return await StoredBlob.create(
+            school_id=school_id, owner_person_id=owner_id, charged=charged,
+            uploader_account_id=actor.account_id, key=key,
+            category=kind, display_filename=display, state=BlobState.RECEIVING,
+        )  # fmt: skip
+
+
+async def _ending_after(chunks: AsyncIterable[bytes], intent: asyncio.Task[StoredBlob]) -> AsyncIterator[bytes]:
+    """`chunks` as they come, but ending only once `intent` has committed: a store makes
+    a blob visible under its key (rename, S3 completion) only when its input ends, so no
+    crash can leave a blob that no row names. A failed intent stops the body at once."""
+    source = aiter(chunks)
+    try:
+        async for chunk in source:
+            if intent.done():
+                intent.result()  # raises the intent's error: the store removes what it wrote
+            yield chunk
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    await asyncio.shield(intent)  # a cancel here leaves the intent to `_abandon_intent`
+
+
+async def _abandon_intent(store: BlobStore, intent: asyncio.Task[StoredBlob]) -> None:
+    """Clean up after a failed upload whose intent may still be committing, or never did."""
+    try:
+        row = await intent
+    except BaseException:
+        # No row: the body never ended (`_ending_after`), so the store published nothing
+        # under the key and removed its temporary data. Delete nothing: should the key
+        # ever collide with another row's, that blob is not ours.
+        return
+    await _abandon(store, row)
 
 
 async def _finish(row: StoredBlob, checked: CheckedUpload, limits: UploadLimits) -> None:

@@ -247,3 +247,20 @@ async def test_a_large_upload_streams_in_bounded_memory(files: Files, school, st
     assert response.json()["size"] == len(head) + payload
     # Local: a few write batches. S3: one 5 MiB part and the SDK's copies of it.
     assert peak < (8 * MiB if isinstance(files.store, LocalBlobStore) else 24 * MiB), peak
+
+
+async def test_a_file_whose_check_overruns_is_refused_leaving_nothing(files: Files, school, student, monkeypatch) -> None:
+    from licheng.storage import sandbox
+
+    before = await files.upload(student, samples.jpeg(), "before.jpg")
+    assert before.status_code == 201
+    used = await files.used(student.person.id)
+    monkeypatch.setattr(sandbox, "CHECK_SECONDS", 0.05)  # the time source; the file is really slow to check
+    response = await files.upload(student, samples.png_slow_to_check(), "透明.png")
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "UPLOAD_CHECK_TIMEOUT" and body["details"] == {"seconds": 0.05}
+    assert "逾時" in body["message_zh"] and "too long" in body["message_en"]
+    assert await files.used(student.person.id) == used
+    assert len(await files.keys(school.id)) == 1
+    assert await StoredBlob.filter(school_id=school.id).count() == 1

@@ -64,6 +64,21 @@ def png_bomb(side: int = 20_000) -> bytes:
     )
 
 
+def png_slow_to_check(side: int = 7000) -> bytes:
+    """A valid, transparent side x side 16-bit RGBA PNG (49 Mpx, under the pixel limit) of
+    ~380 KB whose ~392 MB of pixel data take most of a second to inflate and check."""
+    row = b"\x00" * (1 + side * 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def png_interlaced(width: int = 37, height: int = 23) -> bytes:
     """An Adam7-interlaced RGB PNG (Pillow reads these but does not write them)."""
     passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))

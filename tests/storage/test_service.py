@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -140,8 +141,11 @@ async def test_an_upload_whose_intent_was_reaped_is_refused_and_removed(store, s
     async def body() -> AsyncIterator[bytes]:
         nonlocal taken
         yield data[:1000]
-        # Meanwhile the reaper decides this upload died hours ago.
-        [row] = await StoredBlob.filter(school_id=school.id, state=BlobState.RECEIVING)
+        # The intent commits while the body arrives; hours later, the reaper decides this
+        # upload died.
+        while not (rows := await StoredBlob.filter(school_id=school.id, state=BlobState.RECEIVING)):
+            await asyncio.sleep(0.001)
+        [row] = rows
         await age(row, 7)
         report = await reaper.reap(store, school_id=school.id)
         taken = report.intents == 1
@@ -250,3 +254,53 @@ def test_module_sizes_stay_small() -> None:
 
     for path in Path(licheng.storage.__file__).parent.glob("*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
+
+
+async def test_a_blob_appears_under_its_key_only_once_its_intent_is_committed(store, samples, school, student) -> None:
+    # The whole body arrives at once, before the intent's commit could have run: the
+    # store must still see the end of its input only after the row exists.
+    seen_at_end: list[bool] = []
+    real_put = store.put
+
+    async def watching_put(key: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None):
+        async def watched() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                yield chunk
+            seen_at_end.append(await StoredBlob.exists(key=key, state=BlobState.RECEIVING))
+
+        return await real_put(key, watched(), max_bytes=max_bytes)
+
+    store.put = watching_put  # type: ignore[method-assign]
+    data = samples.pdf()
+    row = await service.receive_upload(
+        await student.actor(), store, samples.chunked(data, len(data)), category="document", filename="a.pdf", limits=LIMITS
+    )
+    assert seen_at_end == [True]
+    assert row.state is BlobState.PENDING and await keys(store, school.id) == [row.key]
+
+
+async def test_an_intent_that_cannot_commit_stops_the_body_and_touches_no_blob(
+    store, samples, school, student, monkeypatch
+) -> None:
+    first = await receive(store, student, samples.pdf())
+    # The next upload draws the same key (a collision): the database refuses its intent.
+    monkeypatch.setattr(service, "new_blob_key", lambda school_id: first.key)
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        async for piece in samples.chunked(samples.png(400, 300), 4096):
+            sent += 1
+            yield piece
+            await asyncio.sleep(0.01)  # the commit fails meanwhile
+
+    with pytest.raises(Exception) as refused:
+        await service.receive_upload(
+            await student.actor(), store, body(), category="document", filename="b.png", limits=LIMITS
+        )
+    assert "integrity" in type(refused.value).__name__.lower() or "unique" in str(refused.value).lower()
+    # The other upload's blob is untouched, nothing else is stored, nothing charged twice.
+    assert await keys(store, school.id) == [first.key]
+    assert [chunk async for chunk in store.open(first.key)] and (await store.stat(first.key)).size == first.size
+    assert await used(student.person.id) == first.size
+    assert await StoredBlob.filter(school_id=school.id).count() == 1
