@@ -93,6 +93,12 @@ async def _upload_owner(actor: Actor, category: BlobCategory, student_id: int | 
         if not await Membership.exists(school_id=school_id, person_id=student_id, role=Role.STUDENT):
             raise NotFound("student", "學生")
         return student_id, False  # the school's record about him: not his portfolio space
+    if student_id is not None and student_id != actor.person_id and actor.has(Role.STAFF):
+        # Staff upload for a student only to attach it to a late addition (補件); it is his file
+        # and his quota. The portfolio refuses to attach it anywhere else.
+        if not await Membership.exists(school_id=school_id, person_id=student_id, role=Role.STUDENT):
+            raise NotFound("student", "學生")
+        return student_id, True
     if not actor.has(Role.STUDENT) or actor.person_id is None:
         raise Forbidden("upload portfolio files (students upload their own)", "上傳學習歷程檔案（限學生本人）")
     if student_id is not None and student_id != actor.person_id:
