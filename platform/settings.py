@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Requests per minute per bearer token (or address) on the API; 0 turns limits off."
     )
     rate_limit_burst: int = Field(default=120, ge=1, description="Requests a caller may send at once before the rate applies.")
+    upload_check_seconds: float = Field(
+        default=20.0, ge=0.01, le=600,
+        description="Time limit of one upload's structure check (a 10 MB file of any accepted kind takes well under 1 s).",
+    )  # fmt: skip
+    check_workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description="Structure-check worker processes per app process. Unset: as many as CPUs, at most 4.",
+    )  # fmt: skip
     jobs_in_process: bool | None = Field(
         default=None,
         description="Run background jobs inside `licheng serve` (one worker task). Unset: on for the embedded "

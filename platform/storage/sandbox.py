@@ -34,13 +34,14 @@ from licheng.storage.errors import (
     BlobStoreUnavailable,
     UploadRefused,
 )
+from licheng.settings import Settings
 from licheng.storage.views import Source
 
 log = logging.getLogger(__name__)
 
 # A 10 MB file of any accepted kind checks in well under a second; LICHENG_UPLOAD_CHECK_SECONDS
-# changes the limit for the process (read once, at import).
-CHECK_SECONDS = float(os.environ.get("LICHENG_UPLOAD_CHECK_SECONDS") or 20.0)
+# changes the limit for the process (read once, at import, through the settings).
+CHECK_SECONDS = Settings().upload_check_seconds
 WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
 _PRELOAD = ["licheng.storage.structure"]
 
@@ -284,6 +285,6 @@ def check_pool() -> CheckPool:
     global _pool
     with _pool_lock:
         if _pool is None:
-            size = int(os.environ.get("LICHENG_CHECK_WORKERS") or min(4, os.cpu_count() or 1))
+            size = Settings().check_workers or min(4, os.cpu_count() or 1)
             _pool = CheckPool(max(1, size))
         return _pool
