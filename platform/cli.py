@@ -135,6 +135,28 @@ from licheng.cli_storage import register as _register_storage  # noqa: E402 - st
 
 _register_storage(main)
 
+# Plugins add commands through the `licheng.commands` entry points (e.g. `licheng central-sim`):
+# the entry point names a click command; one that fails to load is reported, not fatal.
+PLUGIN_COMMANDS_GROUP = "licheng.commands"
+
+
+def _register_plugin_commands(group: click.Group) -> None:
+    import importlib.metadata
+
+    for ep in importlib.metadata.entry_points(group=PLUGIN_COMMANDS_GROUP):
+        if ep.name in group.commands:
+            continue
+        try:
+            command = ep.load()
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not break the CLI
+            click.echo(f"plugin command {ep.name} could not be loaded: {type(error).__name__}", err=True)
+            continue
+        if isinstance(command, click.Command):
+            group.add_command(command, name=ep.name)
+
+
+_register_plugin_commands(main)
+
 __all__ = ["main"]
 
 

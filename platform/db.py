@@ -6,6 +6,7 @@ Feature packages add their model modules to ``MODEL_APPS``.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,21 @@ MODEL_APPS: dict[str, list[str]] = {
     "plugins": ["licheng.plugins.models"],
     "jobs": ["licheng.jobs.models"],
 }
+
+
+# Plugins declare their tables through this entry-point group: ``<plugin id> = "<module>"``.
+# Their tables are created whether or not a bureau enables the plugin (they stay empty).
+PLUGIN_MODELS_GROUP = "licheng.models"
+
+
+def model_apps() -> dict[str, list[str]]:
+    """The core's apps plus one app per installed plugin that declares models."""
+    apps = {label: list(modules) for label, modules in MODEL_APPS.items()}
+    for ep in importlib.metadata.entry_points(group=PLUGIN_MODELS_GROUP):
+        if ep.name in apps:
+            raise RuntimeError(f"plugin models {ep.name!r} would replace the core's app of that name")
+        apps[ep.name] = [ep.value]
+    return apps
 
 
 def _db_url(settings: Settings) -> str:
@@ -54,7 +70,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
                 "models": modules,
                 "default_connection": "default",
             }
-            for label, modules in MODEL_APPS.items()
+            for label, modules in model_apps().items()
         },
         "use_tz": True,
         "timezone": "UTC",

@@ -40,6 +40,8 @@ STEPS: list[Step] = [
     Step("0004_plugins", create_missing_tables),
     Step("0005_oauth", create_missing_tables),
     Step("0006_jobs", create_missing_tables),
+    # Tables of plugins (the `licheng.models` entry points) and of features added since 0006.
+    Step("0007_plugin_tables", create_missing_tables),
 ]
 
 

@@ -47,7 +47,30 @@ class SubmissionBatch(Node):
             adapter=row.adapter, external_ref=row.external_ref,
             resubmission_of=to_global_id("SubmissionBatch", row.resubmission_of_id) if row.resubmission_of_id else None,
             created_at=row.created_at, submitted_at=row.submitted_at, receipts_recorded_at=row.receipts_recorded_at,
+            adapter_message=row.adapter_message,
         )  # fmt: skip
+
+    adapter_message: str | None = strawberry.field(
+        default=None, description="The adapter's last word: a file id, a retry note, or the central database's refusal reason."
+    )
+
+    async def _delivery(self, info: Info) -> submission.DeliveryView:
+        actor = info.context.actor
+
+        async def batch(keys: list[int]) -> list[submission.DeliveryView]:
+            found = await submission.delivery_views(actor, keys)
+            return [found[key] for key in keys]
+
+        view: submission.DeliveryView = await loader(info, "portfolio.batch_delivery", batch).load(self.pk)
+        return view
+
+    @strawberry.field(description="Tries of the latest delivery job (submission.deliver); 0 before the batch is queued.")
+    async def delivery_attempts(self, info: Info) -> int:
+        return (await self._delivery(info)).attempts
+
+    @strawberry.field(description="The last error of the batch's delivery or status jobs (error class and a safe message).")
+    async def last_error(self, info: Info) -> str | None:
+        return (await self._delivery(info)).last_error
 
     @strawberry.field(description="Receipts per student; filter by status, e.g. DISPUTED to fix.")
     async def receipts(self, info: Info, status: ReceiptStatusEnum | None = None) -> list[Receipt]:  # type: ignore[valid-type]
@@ -113,7 +136,7 @@ class SubmissionMutation:
     async def create_submission_batch(self, info: Info, academic_year: int, term: int) -> SubmissionBatch:
         return SubmissionBatch.of(await submission.create_batch(info.context.actor, academic_year, term))
 
-    @strawberry.mutation(permission_classes=[InSchool], description="Staff: send a frozen batch through the submission adapter.")
+    @strawberry.mutation(permission_classes=[InSchool], description="Staff: queue a frozen (or failed) batch for delivery through the submission adapter (a durable job).")
     async def submit_batch(self, info: Info, id: strawberry.ID, adapter: str | None = None) -> SubmissionBatch:
         return SubmissionBatch.of(await submission.submit_batch(info.context.actor, pk_of(id, "SubmissionBatch"), adapter))
 
@@ -145,7 +168,7 @@ class SubmissionMutation:
         row = await receipts.dispute_receipt(info.context.actor, pk_of(id, "Receipt"), reason)
         return Receipt.of((await _with_batch([row]))[0])
 
-    @strawberry.mutation(permission_classes=[InSchool], description="Staff: after fixing disputes, a new batch for those students.")
+    @strawberry.mutation(permission_classes=[InSchool], description="Staff: after fixing disputes, a new batch for those students (queued for the same adapter).")
     async def resubmit_batch(self, info: Info, id: strawberry.ID, student_ids: list[strawberry.ID] | None = None) -> SubmissionBatch:
         students = [pk_of(s, "Person") for s in student_ids] if student_ids is not None else None
         return SubmissionBatch.of(await submission.resubmit(info.context.actor, pk_of(id, "SubmissionBatch"), students))

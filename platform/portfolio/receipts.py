@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -19,8 +20,8 @@ from licheng.portfolio import clock
 from licheng.portfolio.access import require_student
 from licheng.portfolio.models import BatchStatus, Receipt, ReceiptStatus, SubmissionBatch, SubmissionItem
 from licheng.portfolio.policy import policy_for
-from licheng.portfolio.submission import get_batch, no_adapter
-from licheng.portfolio.submission_port import ReceiptLine, SubmissionTicket, adapter_for
+from licheng.portfolio.submission import adapter_of, get_batch, no_adapter
+from licheng.portfolio.submission_port import ReceiptLine, SubmissionTicket
 from licheng.portfolio.windows import calendar_for
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
@@ -69,7 +70,7 @@ async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLi
 async def collect_receipts(actor: Actor, batch_id: int) -> list[Receipt] | None:
     """Ask the adapter for the batch's status; record the receipts once it is done (None if not yet)."""
     batch = await get_batch(actor, batch_id)
-    adapter = await adapter_for(batch.school_id, batch.adapter)
+    adapter = await adapter_of(batch.school_id, batch.adapter)
     if adapter is None or batch.external_ref is None:
         raise no_adapter()
     status = await adapter.poll(SubmissionTicket(batch.external_ref))
@@ -79,6 +80,47 @@ async def collect_receipts(actor: Actor, batch_id: int) -> list[Receipt] | None:
     if not status.done:
         return None
     return await record_receipts(actor, batch_id, status.receipts)
+
+
+async def poll_batch(actor: Actor, batch_id: int, *, polls: int, poll_seconds: float, job_id: int, final: bool = False) -> None:
+    """The ``submission.poll`` job: ask the adapter for the batch's status by its file id.
+
+    Done: the receipts are recorded (once: a receipt per student, answered ones
+    kept). Refused: the batch is failed with the central side's reason. Not yet:
+    the next poll is queued, later each time; its idempotency key names this
+    job, so a poll that runs twice queues one successor.
+    """
+    from licheng.jobs import enqueue
+    from licheng.portfolio.submission import POLL_CAP, POLL_KIND
+
+    batch = await get_batch(actor, batch_id)
+    if batch.status != BatchStatus.SUBMITTED or batch.external_ref is None:
+        return  # recorded already, or failed: a duplicate or late poll
+    adapter = await adapter_of(batch.school_id, batch.adapter)
+    if adapter is None:
+        raise no_adapter()
+    try:
+        status = await adapter.poll(SubmissionTicket(batch.external_ref))
+    except Exception as error:
+        if final:  # the job is about to be buried: say so on the batch, and how to go on
+            from licheng.jobs.queue import describe_error
+
+            note = f"status polling gave up: {describe_error(error)}; collect the receipts by hand (collectReceipts)"
+            await SubmissionBatch.filter(id=batch.id, status=BatchStatus.SUBMITTED).update(adapter_message=note[:500])
+        raise
+    if status.failed:
+        message = (status.message or "refused")[:500]
+        if await SubmissionBatch.filter(id=batch.id, status=BatchStatus.SUBMITTED).update(status=BatchStatus.FAILED, adapter_message=message):
+            await audit.record(actor, "submission_refused", "submission_batch", batch.id, changes={"message": message})
+        return
+    if status.done:
+        await record_receipts(actor, batch_id, status.receipts)
+        return
+    wait = min(max(poll_seconds, 0.05) * 2 ** min(polls, 12), POLL_CAP)
+    if status.message:
+        await SubmissionBatch.filter(id=batch.id, status=BatchStatus.SUBMITTED).update(adapter_message=status.message[:500])
+    await enqueue(POLL_KIND, {"batch_id": batch.id, "poll_seconds": poll_seconds, "polls": polls + 1},
+                  school_id=batch.school_id, delay=timedelta(seconds=wait), idempotency_key=f"batch-{batch.id}:after-{job_id}")  # fmt: skip
 
 
 async def _own_receipt(actor: Actor, receipt_id: int) -> Receipt:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from licheng.errors import LichengError, NotFound
+from licheng.errors import InvalidInput, LichengError, NotFound
 from licheng.pagination import Page, paginate
 from licheng.portfolio import clock
 from licheng.portfolio.files import file_refs
@@ -36,7 +38,7 @@ from licheng.portfolio.models import (
 )
 from licheng.portfolio.policy import policy_for
 from licheng.portfolio.records import check_year_term
-from licheng.portfolio.submission_port import BatchSnapshot, SnapshotItem, adapter_for
+from licheng.portfolio.submission_port import BatchSnapshot, SnapshotItem, SubmissionAdapter, adapter_for
 from licheng.portfolio.windows import calendar_for
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
@@ -177,39 +179,170 @@ async def snapshot_of(batch: SubmissionBatch) -> BatchSnapshot:
         for r in rows
     )
     return BatchSnapshot(batch.id, school.code, batch.academic_year, batch.term, batch.scope.value, items,
-                         batch.content_sha256, batch.resubmission_of_id)  # fmt: skip
+                         batch.content_sha256, batch.resubmission_of_id, school_id=batch.school_id)  # fmt: skip
 
 
 def no_adapter() -> LichengError:
     return LichengError("NO_SUBMISSION_ADAPTER", "尚未設定中央資料庫的提交方式", "No submission adapter is configured for this school")
 
 
-async def submit_batch(actor: Actor, batch_id: int, adapter_name: str | None = None) -> SubmissionBatch:
-    """Hand the frozen snapshot to the school's submission adapter (the moe_central plugin)."""
+async def adapter_of(school_id: int, name: str | None) -> SubmissionAdapter | None:
+    """The adapter a batch went through: registered under its name, or the school's plugin adapter of that name."""
+    found = await adapter_for(school_id, name)
+    if found is None and name is not None:
+        found = await adapter_for(school_id)
+        if found is not None and found.name != name:
+            return None
+    return found
+
+
+DELIVER_KIND = "submission.deliver"
+POLL_KIND = "submission.poll"
+POLL_SECONDS = 15.0  # first look at the central side's status after delivery; doubles up to POLL_CAP
+POLL_CAP = 600.0
+
+
+def _already_submitted(status: BatchStatus) -> LichengError:
+    return LichengError("BATCH_ALREADY_SUBMITTED", "此批次已提交", "This batch was already submitted", status=status.value)
+
+
+async def _queue_delivery(actor: Actor, batch: SubmissionBatch, adapter_name: str, poll_seconds: float) -> None:
+    """Mark the batch queued and enqueue its delivery, in one transaction (inside the caller's, if any).
+
+    The job's idempotency key is the batch id (and the round: a failed batch may be sent again).
+    """
+    from licheng.jobs import Job, enqueue
+
+    rounds = await Job.filter(school_id=batch.school_id, kind=DELIVER_KIND,
+                              idempotency_key__startswith=f"{batch.school_id}:{DELIVER_KIND}:batch-{batch.id}:").count()  # fmt: skip
+    async with in_transaction():
+        moved = await SubmissionBatch.filter(id=batch.id, status=batch.status).update(
+            status=BatchStatus.QUEUED, adapter=adapter_name, adapter_message=None, external_ref=None
+        )
+        if not moved:  # another request queued it a moment ago
+            raise _already_submitted(BatchStatus.QUEUED)
+        await enqueue(DELIVER_KIND, {"batch_id": batch.id, "poll_seconds": poll_seconds},
+                      school_id=batch.school_id, idempotency_key=f"batch-{batch.id}:{rounds}")  # fmt: skip
+        await audit.record(actor, "submit_batch", "submission_batch", batch.id, changes={"adapter": adapter_name, "queued": True})
+
+
+async def _delivery_buried(batch: SubmissionBatch) -> bool:
+    """A queued batch whose latest delivery job is dead (its worker died in every try): it may be sent again."""
+    from licheng.jobs import Job, JobStatus
+
+    if batch.status != BatchStatus.QUEUED:
+        return False
+    latest = await Job.filter(school_id=batch.school_id, kind=DELIVER_KIND,
+                              idempotency_key__startswith=f"{batch.school_id}:{DELIVER_KIND}:batch-{batch.id}:").order_by("-id").first()  # fmt: skip
+    return latest is not None and latest.status == JobStatus.DEAD
+
+
+async def submit_batch(actor: Actor, batch_id: int, adapter_name: str | None = None, *, poll_seconds: float | None = None) -> SubmissionBatch:
+    """Queue the frozen snapshot for the school's submission adapter (the moe_central plugin).
+
+    The delivery runs as a durable job (``submission.deliver``), so a crash or a
+    timeout never loses it; the batch shows ``queued``, then ``submitted``,
+    ``receipts`` or ``failed`` with the adapter's message.
+    """
     batch = await get_batch(actor, batch_id)
-    if batch.status not in (BatchStatus.FROZEN, BatchStatus.FAILED):
-        raise LichengError("BATCH_ALREADY_SUBMITTED", "此批次已提交", "This batch was already submitted", status=batch.status.value)
+    if batch.status not in (BatchStatus.FROZEN, BatchStatus.FAILED) and not await _delivery_buried(batch):
+        raise _already_submitted(batch.status)
     adapter = await adapter_for(batch.school_id, adapter_name)
     if adapter is None:
         raise no_adapter()
+    wait = POLL_SECONDS if poll_seconds is None else poll_seconds
+    if not 0 <= wait <= POLL_CAP:
+        raise InvalidInput("poll_seconds", f"查詢間隔須介於 0 到 {POLL_CAP:.0f} 秒", f"poll_seconds must be between 0 and {POLL_CAP:.0f}")
+    await _queue_delivery(actor, batch, adapter.name, wait)
+    return await get_batch(actor, batch_id)
+
+
+async def _set_failed(actor: Actor, batch: SubmissionBatch, message: str, *, from_status: BatchStatus) -> None:
+    await SubmissionBatch.filter(id=batch.id, status=from_status).update(status=BatchStatus.FAILED, adapter_message=message[:500])
+    await audit.record(actor, "submit_batch_failed", "submission_batch", batch.id, changes={"adapter": batch.adapter, "message": message[:500]})
+
+
+async def deliver_batch(actor: Actor, batch_id: int, *, attempt: int, final: bool, poll_seconds: float = POLL_SECONDS) -> None:
+    """The ``submission.deliver`` job: hand the snapshot to the adapter, then queue the status polls.
+
+    Idempotent: a batch no longer ``queued`` (a duplicate job, a run after a
+    crash that had finished) is left alone, and the adapter itself resumes a
+    half-done delivery. An adapter's refusal (``LichengError``) fails the batch
+    with its reason; any other error is retried with backoff, and fails the
+    batch only when the last attempt is spent.
+    """
+    from licheng.jobs import enqueue
+    from licheng.jobs.queue import describe_error
+
+    batch = await get_batch(actor, batch_id)
+    if batch.status != BatchStatus.QUEUED:
+        return
+    adapter = await adapter_of(batch.school_id, batch.adapter)
+    if adapter is None:
+        await _set_failed(actor, batch, f"{no_adapter().code}: {no_adapter().message_en}", from_status=BatchStatus.QUEUED)
+        return
     try:
         ticket = await adapter.submit(await snapshot_of(batch))
-    except LichengError:
+    except LichengError as refusal:
+        await _set_failed(actor, batch, f"{refusal.code}: {refusal.message_zh} / {refusal.message_en}", from_status=BatchStatus.QUEUED)
+        return
+    except Exception as error:
+        problem = describe_error(error)
+        if final:
+            await _set_failed(actor, batch, f"delivery gave up after {attempt} attempts: {problem}", from_status=BatchStatus.QUEUED)
+        else:
+            await SubmissionBatch.filter(id=batch.id, status=BatchStatus.QUEUED).update(
+                adapter_message=f"attempt {attempt} failed, retrying: {problem}"[:500]
+            )
         raise
-    except Exception as exc:  # noqa: BLE001 - any adapter failure marks the batch, then refuses
-        batch.status, batch.adapter, batch.adapter_message = BatchStatus.FAILED, adapter.name, type(exc).__name__
-        await batch.save(update_fields=["status", "adapter", "adapter_message"])
-        await audit.record(actor, "submit_batch_failed", "submission_batch", batch.id, changes={"adapter": adapter.name})
-        raise LichengError("SUBMISSION_FAILED", "提交失敗，請稍後重試", "The submission failed; try again later", adapter=adapter.name) from exc
-    batch.status, batch.adapter, batch.external_ref = BatchStatus.SUBMITTED, adapter.name, ticket.external_ref
-    batch.adapter_message, batch.submitted_at = ticket.message[:500] or None, clock.now()
-    await batch.save(update_fields=["status", "adapter", "external_ref", "adapter_message", "submitted_at"])
-    await audit.record(actor, "submit_batch", "submission_batch", batch.id, changes={"adapter": adapter.name, "ref": ticket.external_ref})
-    return batch
+    async with in_transaction():
+        moved = await SubmissionBatch.filter(id=batch.id, status=BatchStatus.QUEUED).update(
+            status=BatchStatus.SUBMITTED, external_ref=ticket.external_ref[:200],
+            adapter_message=ticket.message[:500] or None, submitted_at=clock.now(),
+        )  # fmt: skip
+        if moved:
+            await enqueue(POLL_KIND, {"batch_id": batch.id, "poll_seconds": poll_seconds, "polls": 0},
+                          school_id=batch.school_id, delay=timedelta(seconds=poll_seconds),
+                          idempotency_key=f"batch-{batch.id}:{ticket.external_ref[:100]}:0")  # fmt: skip
+            await audit.record(actor, "batch_delivered", "submission_batch", batch.id, changes={"adapter": adapter.name, "ref": ticket.external_ref})
 
 
-async def resubmit(actor: Actor, batch_id: int, student_ids: list[int] | None = None) -> SubmissionBatch:
-    """After fixing disputes (補件), snapshot again for the disputed students (or those named)."""
+@dataclass(frozen=True)
+class DeliveryView:
+    """How a batch's delivery is going, from its jobs: tries of the latest delivery, the last error seen."""
+
+    attempts: int = 0
+    last_error: str | None = None
+    job_status: str | None = None
+
+
+async def delivery_views(actor: Actor, batch_ids: list[int]) -> dict[int, DeliveryView]:
+    """Staff: the delivery state of several batches in one query (their deliver and poll jobs)."""
+    from tortoise.expressions import Q
+
+    from licheng.jobs import Job
+
+    school_id = actor.require_role(Role.STAFF)
+    out = {batch_id: DeliveryView() for batch_id in batch_ids}
+    if not batch_ids:
+        return out
+    prefixes = {f"{school_id}:{kind}:batch-{batch_id}:": batch_id for batch_id in batch_ids for kind in (DELIVER_KIND, POLL_KIND)}
+    condition = Q(*(Q(idempotency_key__startswith=prefix) for prefix in prefixes), join_type=Q.OR)
+    jobs = await Job.filter(condition, school_id=school_id, kind__in=[DELIVER_KIND, POLL_KIND]).order_by("id")
+    for job in jobs:
+        key = job.idempotency_key or ""
+        batch_id = next(b for prefix, b in prefixes.items() if key.startswith(prefix))
+        seen = out[batch_id]
+        attempts = job.attempts if job.kind == DELIVER_KIND else seen.attempts
+        out[batch_id] = DeliveryView(attempts, job.last_error or seen.last_error, job.status.value if job.kind == DELIVER_KIND else seen.job_status)
+    return out
+
+
+async def resubmit(actor: Actor, batch_id: int, student_ids: list[int] | None = None, *, poll_seconds: float | None = None) -> SubmissionBatch:
+    """After fixing disputes (補件), snapshot again for the disputed students (or those named).
+
+    When the batch went through an adapter, the correction is queued for the same adapter at once.
+    """
     batch = await get_batch(actor, batch_id)
     if student_ids is None:
         disputed: list[Any] = await Receipt.filter(batch_id=batch.id, status=ReceiptStatus.DISPUTED).values_list("student_id", flat=True)
@@ -222,4 +355,8 @@ async def resubmit(actor: Actor, batch_id: int, student_ids: list[int] | None = 
         raise NotFound("student", "學生")
     new = await _snapshot(actor, batch.school_id, batch.academic_year, batch.term, students=sorted(set(student_ids)), resubmission_of=batch.id)
     await Receipt.filter(batch_id=batch.id, student_id__in=student_ids).update(status=ReceiptStatus.RESUBMITTED)
+    if batch.adapter is not None and await adapter_of(batch.school_id, batch.adapter) is not None:
+        # The correction goes the way the batch went: the same adapter, through the same durable job.
+        await _queue_delivery(actor, new, batch.adapter, POLL_SECONDS if poll_seconds is None else poll_seconds)
+        return await get_batch(actor, new.id)
     return new

@@ -37,6 +37,7 @@ class BatchSnapshot:
     items: tuple[SnapshotItem, ...]
     content_sha256: str
     resubmission_of: int | None = None
+    school_id: int | None = None  # the tenant, for adapters that keep their own records per school
 
 
 @dataclass(frozen=True)

@@ -87,15 +87,16 @@ async def test_a_failing_submission_adapter_refuses_with_a_clear_error(district:
     assert refused.value.code == "PLUGIN_FAILED" and refused.value.details["plugin"] == "test_broken"
 
 
-async def test_the_moe_placeholder_adapter_says_it_is_not_implemented(district: District, manager) -> None:
+async def test_the_moe_adapter_refuses_until_its_keys_are_configured(district: District, manager) -> None:
     from licheng.errors import LichengError
+    from licheng.portfolio.submission_port import BatchSnapshot
 
     await _enable(district, manager, "moe_central", all_schools=True)
     adapter = await runtime.submission_adapter(district.schools[0].id)
     assert adapter is not None
     with pytest.raises(LichengError) as refused:
-        await adapter.submit(object())
-    assert refused.value.code == "NOT_IMPLEMENTED"
+        await adapter.submit(BatchSnapshot(1, district.schools[0].code, 115, 0, "year", (), "", school_id=district.schools[0].id))
+    assert refused.value.code == "MOE_CENTRAL_NOT_CONFIGURED"
 
 
 def _impl(manager, plugin):

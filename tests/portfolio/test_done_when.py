@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from licheng.jobs import run_pending
 from tests.portfolio import ops
 from tests.portfolio.conftest import CERTIFYING_AFTER_UPLOAD, IN_SELECTION, IN_SUBMISSION, IN_TERM_1, mp3_bytes, pdf_bytes, upload
 
@@ -61,7 +62,8 @@ async def test_three_outcomes_two_pass_one_fails_then_selection_batch_and_receip
     await gql.sign_in_as(scene.staff)
     batch = (await gql.ok(ops.CREATE_BATCH, {"t": 0}))["createSubmissionBatch"]
     assert batch["itemCount"] == 4 and batch["status"] == "FROZEN"
-    assert (await gql.ok(ops.SUBMIT, {"id": batch["id"]}))["submitBatch"]["status"] == "SUBMITTED"
+    assert (await gql.ok(ops.SUBMIT, {"id": batch["id"]}))["submitBatch"]["status"] == "QUEUED"
+    await run_pending()  # the delivery is a durable job (submission.deliver)
     collected = (await gql.ok(ops.COLLECT, {"id": batch["id"]}))["collectReceipts"]
     assert collected["status"] == "RECEIPTS" and len(collected["receipts"]) == 1
 

@@ -3,6 +3,7 @@ upload, certification, selection, a submission batch, receipts."""
 
 from __future__ import annotations
 
+from licheng.jobs import run_pending
 from licheng.portfolio import certification, outcomes, performances, receipts, selection, submission
 from licheng.portfolio.models import (
     BatchStatus,
@@ -54,7 +55,9 @@ async def test_an_outcome_and_a_performance_go_from_upload_to_a_confirmed_receip
     assert (await CourseOutcome.get(id=outcome.id)).frozen_at is not None
     assert (await DiversePerformance.get(id=performance.id)).frozen_at is not None
 
-    batch = await submission.submit_batch(staff, batch.id)
+    assert (await submission.submit_batch(staff, batch.id)).status == BatchStatus.QUEUED
+    await run_pending()  # the delivery is a durable job (submission.deliver)
+    batch = await submission.get_batch(staff, batch.id)
     assert batch.status == BatchStatus.SUBMITTED and central.received[0].items[0].content_sha256 == items[0].content_sha256
     recorded = await receipts.collect_receipts(staff, batch.id)
     assert recorded is not None and len(recorded) == 1

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from licheng.errors import LichengError
+from licheng.jobs import run_pending
 from licheng.portfolio import certification, clock as portfolio_clock, outcomes, performances, receipts, records, submission
 from licheng.portfolio.models import CourseOutcome, ItemVersion, LateAddition, PerformanceKind, SubmissionItem
 from licheng.portfolio.policy import set_school_policy
@@ -117,6 +118,7 @@ async def test_students_review_receipts_in_a_window_of_at_least_three_days(scene
     await records.save_enrolment(staff, student_id=scene.student.person.id, academic_year=YEAR, term=1, grade=10, class_code="101")
     batch = await submission.create_batch(staff, YEAR, 1)
     await submission.submit_batch(staff, batch.id)
+    await run_pending()  # the delivery is a durable job (submission.deliver)
     clock.set(at(2027, 2, 1, 9))
     [receipt] = await receipts.collect_receipts(staff, batch.id)
     assert receipt.review_closes_on == date(2027, 2, 4)

@@ -33,6 +33,7 @@ class BatchScope(str, Enum):
 
 class BatchStatus(str, Enum):
     FROZEN = "frozen"  # snapshot taken, not yet sent
+    QUEUED = "queued"  # a delivery job (submission.deliver) is on its way
     SUBMITTED = "submitted"  # handed to the submission adapter
     RECEIPTS = "receipts"  # receipts recorded, review under way
     FAILED = "failed"  # the adapter refused it
