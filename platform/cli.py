@@ -101,7 +101,27 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         "Try:  mutation { signIn(login: \"s10101\", password: \"%s\") { accessToken } }" % demo_data.DEMO_PASSWORD
     )
     if not no_serve:
+        for line in _prepare_plugins_for_demo(settings, [demo_data.DEMO_SCHOOL_CODE]):
+            click.echo(line)
         _serve(settings, host, port)
+
+
+def _prepare_plugins_for_demo(settings: Settings, school_codes: list[str]) -> list[str]:
+    """Each installed plugin's ``licheng_demo`` hook (e.g. moe_central starts its simulator)."""
+    from licheng.plugins.manager import configure
+
+    manager = configure(settings)
+    lines: list[str] = []
+    for plugin in manager.plugins():
+        if not manager.implements(plugin.id, "licheng_demo"):
+            continue
+        try:
+            line = plugin.licheng_demo(settings=settings, school_codes=school_codes)  # type: ignore[attr-defined]
+        except Exception as error:  # noqa: BLE001 - the demo goes on without that plugin
+            line = f"{plugin.id}: not prepared for the demo ({type(error).__name__})"
+        if line:
+            lines.append(str(line))
+    return lines
 
 
 @main.command()

@@ -30,6 +30,7 @@ from licheng.tenants.models import (
 )
 
 DEMO_PASSWORD = "Demo2026pass"
+DEMO_SCHOOL_CODE = "353301"  # 臺北市立示範高級中學, the demo's one school
 SURNAMES = "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周"
 GIVEN = ["怡君", "家豪", "雅婷", "冠宇", "詩涵", "承恩", "宥廷", "品妍", "柏翰", "子晴", "宇翔", "欣妤"]
 
@@ -72,14 +73,14 @@ async def seed(settings: Settings) -> list[DemoAccount]:
         DemoAccount("s10101", "student 學生 (101 seat 1)"),
         DemoAccount("parent.wang", "parent 家長 of s10101"),
     ]
-    existing = await School.get_or_none(code="353301")
+    existing = await School.get_or_none(code=DEMO_SCHOOL_CODE)
     if existing is not None:
         await seed_portfolio(settings, existing)  # an older demo database gets the portfolio part once
         return accounts
     await _account("admin", "平臺管理者", is_platform_admin=True)
     bureau = await Bureau.create(code="taipei", name="臺北市政府教育局")
     await BureauAdmin.create(bureau=bureau, account=await _account("tpe-bureau", "教育局承辦人"))
-    school = await School.create(bureau=bureau, code="353301", name="臺北市立示範高級中學", kind=SchoolKind.GENERAL)
+    school = await School.create(bureau=bureau, code=DEMO_SCHOOL_CODE, name="臺北市立示範高級中學", kind=SchoolKind.GENERAL)
     await SchoolTerm.create(school=school, academic_year=115, term=1, starts_on=date(2026, 8, 31), ceremony_on=date(2027, 1, 20))
     await SchoolTerm.create(school=school, academic_year=115, term=2, starts_on=date(2027, 2, 11), ceremony_on=date(2027, 6, 30))
 

@@ -79,6 +79,30 @@ def test_serve_refuses_the_development_secret(tmp_path):
     assert result.returncode != 0 and "LICHENG_SECRET_KEY" in result.stderr
 
 
+def _a_term_batch_reaches_receipts_through_the_demo_simulator(base: str) -> None:
+    """The demo starts the central-database simulator and its in-process jobs deliver to it."""
+    sign_in = 'mutation { signIn(login: "registry", password: "Demo2026pass") { accessToken } }'
+    token = httpx.post(f"{base}/graphql", json={"query": sign_in}).json()["data"]["signIn"]["accessToken"]
+
+    def ask(query: str, variables: dict | None = None) -> dict:
+        answer = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables or {}},
+                            headers={"authorization": f"Bearer {token}"}, timeout=30).json()  # fmt: skip
+        assert "errors" not in answer, answer
+        return answer["data"]
+
+    batch = ask("mutation { createSubmissionBatch(academicYear: 115, term: 1) { id itemCount } }")["createSubmissionBatch"]
+    assert batch["itemCount"] > 0
+    assert ask("mutation($id: ID!) { submitBatch(id: $id) { status } }", {"id": batch["id"]})["submitBatch"]["status"] == "QUEUED"
+    status_query = "query($id: ID!) { node(id: $id) { ... on SubmissionBatch { status adapterMessage } } }"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        node = ask(status_query, {"id": batch["id"]})["node"]
+        if node["status"] in ("RECEIPTS", "FAILED"):
+            break
+        time.sleep(0.5)
+    assert node["status"] == "RECEIPTS", node
+
+
 def test_demo_serves_and_the_printed_account_signs_in_over_http(tmp_path):
     """The README's first command: `licheng demo`, then sign in with a printed account and ask for the viewer."""
     port = _free_port()
@@ -105,7 +129,9 @@ def test_demo_serves_and_the_printed_account_signs_in_over_http(tmp_path):
         ).json()["data"]["viewer"]
         assert viewer == {"login": "s10101", "roles": ["STUDENT"], "school": {"code": "353301"}}
         assert httpx.get(f"{base}/readyz").status_code == 200
+        _a_term_batch_reaches_receipts_through_the_demo_simulator(base)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert "s10101" in output and "Demo2026pass" in output
+    assert "Central DB simulator" in output

@@ -126,6 +126,20 @@ def licheng_health_check(config: Any) -> HealthReport | None:  # type: ignore[em
     """
 
 
+@hookspec
+def licheng_demo(settings: Any, school_codes: Sequence[str]) -> str | None:  # type: ignore[empty-body]
+    """`licheng demo` calls this once, after seeding its schools and before serving.
+
+    Prepare what the plugin needs to work in the demo on a bare machine, e.g.
+    start a simulator of an outside system in this process (on 127.0.0.1 only)
+    and configure the plugin for the demo's ``school_codes`` through the public
+    plugin services. Return one line for the demo's printout, or ``None``.
+    Called outside any school's configuration (no ``config``).
+
+    On failure: the demo goes on without it and prints why.
+    """
+
+
 HOOK_NAMES: tuple[str, ...] = tuple(
     name for name, value in sorted(globals().items()) if name.startswith("licheng_") and callable(value)
 )

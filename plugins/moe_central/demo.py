@@ -10,12 +10,19 @@ without a restart.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from moe_central.crypto import generate_rsa_keypair
 
 
-async def connect_school(school_code: str, *, endpoint: str, central_public_pem: bytes, data_dir: Path) -> bytes:
+async def connect_school(
+    school_code: str, *, endpoint: str, central_public_pem: bytes, data_dir: Path, settings: Any | None = None
+) -> bytes:
     """Configure moe_central for the school; returns the school's public key PEM for the simulator to trust."""
     from licheng import db
     from licheng.errors import NotFound
@@ -24,7 +31,7 @@ async def connect_school(school_code: str, *, endpoint: str, central_public_pem:
     from licheng.tenants.actor import system_actor
     from licheng.tenants.models import School
 
-    settings = Settings()
+    settings = settings or Settings()
     private_file, public_file = data_dir / f"school_{school_code}.pem", data_dir / f"school_{school_code}_public.pem"
     if not private_file.exists():
         private, public = generate_rsa_keypair()
@@ -47,3 +54,34 @@ async def connect_school(school_code: str, *, endpoint: str, central_public_pem:
     finally:
         await db.close_db()
     return public_file.read_bytes()
+
+
+def start_for_demo(settings: Any, school_codes: list[str]) -> str:
+    """`licheng demo`: run the simulator in this process on 127.0.0.1 and point the demo schools at it.
+
+    The simulator keeps its key and packages under ``<data dir>/central-sim``; the
+    demo server's in-process jobs then deliver submissions to it, so a demo
+    school's batch goes all the way to receipts on a bare machine.
+    """
+    import uvicorn
+
+    from moe_central.simulator import create_app
+
+    data_dir = Path(settings.data_dir) / "central-sim"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(data_dir, key_bits=2048)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    for code in school_codes:
+        public = asyncio.run(connect_school(code, endpoint=endpoint, central_public_pem=app.state.central.public_key,
+                                            data_dir=data_dir, settings=settings))  # fmt: skip
+        app.state.central.store.set_school_key(code, public.decode())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="central-sim", daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    schools = ", ".join(school_codes)
+    return f"Central DB simulator (中央資料庫模擬器): {endpoint}  (school {schools} submits there; faults: POST {endpoint}/_faults)"

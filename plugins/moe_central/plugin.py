@@ -8,6 +8,8 @@ interchangeable. See docs/central.md ("Transport", "Exactly once").
 
 from __future__ import annotations
 
+from typing import Any
+
 from licheng.plugins import Plugin, PluginSettings, SecretStr, hookimpl, secret_setting, setting
 from moe_central.adapter import CentralAdapter
 from moe_central.format import FORMAT_VERSION
@@ -47,6 +49,12 @@ class MoeCentral(Plugin):
     version = "1.0.0"
     description = "提交、狀態查詢與收訖明細 / Submission, status polling and receipts"
     settings_model = MoeSettings
+
+    @hookimpl
+    def licheng_demo(self, settings: Any, school_codes: list[str]) -> str:
+        from moe_central.demo import start_for_demo
+
+        return start_for_demo(settings, list(school_codes))
 
     @hookimpl
     def licheng_submission_adapter(self, config: MoeSettings) -> CentralAdapter:

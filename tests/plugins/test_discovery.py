@@ -22,8 +22,11 @@ def test_installed_plugins_are_found_through_entry_points(settings: Settings) ->
     assert {"taipei_coolcloud", "moe_central"} <= set(found)
     taipei = found["taipei_coolcloud"]
     assert taipei.name and taipei.version and taipei.description
-    assert manager.hooks_of(taipei) == ["licheng_health_check", "licheng_policy_rules"]
-    assert manager.hooks_of(found["moe_central"]) == ["licheng_submission_adapter"]
+    assert manager.hooks_of(taipei) == [
+        "licheng_graphql_types", "licheng_health_check", "licheng_identity_providers", "licheng_importers",
+        "licheng_notifiers", "licheng_policy_rules", "licheng_scheduled_jobs",
+    ]
+    assert manager.hooks_of(found["moe_central"]) == ["licheng_demo", "licheng_submission_adapter"]
 
 
 def test_the_plugins_setting_restricts_which_load(settings: Settings) -> None:
