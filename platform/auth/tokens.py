@@ -27,6 +27,8 @@ class AccessClaims:
     school_id: int | None
     scopes: frozenset[str] | None
     expires_at: int
+    # Schools an external sign-in vouched for; None for a session not pinned (password sign-in).
+    pinned: frozenset[int] | None = None
 
 
 _REQUIRED_CLAIMS = jwt.JWTClaimsRegistry(
@@ -40,7 +42,8 @@ def _signing_key(settings: Settings) -> OctKey:
 
 
 def issue_access_token(
-    settings: Settings, account_id: int, school_id: int | None, scopes: frozenset[str] | None = None
+    settings: Settings, account_id: int, school_id: int | None, scopes: frozenset[str] | None = None,
+    pinned: frozenset[int] | None = None,
 ) -> tuple[str, int]:
     now = int(time.time())
     expires_at = now + settings.access_token_minutes * 60
@@ -56,6 +59,8 @@ def issue_access_token(
         payload["sch"] = school_id
     if scopes is not None:
         payload["scope"] = " ".join(sorted(scopes))
+    if pinned is not None:
+        payload["pin"] = sorted(pinned)
     return jwt.encode({"alg": "HS256", "typ": "JWT"}, payload, _signing_key(settings)), expires_at
 
 
@@ -65,11 +70,13 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims | None:
         claims = jwt.decode(token, _signing_key(settings), algorithms=["HS256"]).claims
         _REQUIRED_CLAIMS.validate(claims)
         scope = claims.get("scope")
+        pin = claims.get("pin")
         return AccessClaims(
             account_id=int(claims["sub"]),
             school_id=claims.get("sch"),
             scopes=frozenset(scope.split()) if isinstance(scope, str) else None,
             expires_at=int(claims["exp"]),
+            pinned=frozenset(int(i) for i in pin) if isinstance(pin, list) else None,
         )
     except (JoseError, ValueError, KeyError, TypeError):
         return None

@@ -101,7 +101,9 @@ class AuthMutation:
 
     @strawberry.mutation(description="Act in another of your schools.")
     async def switch_school(self, info: Info, school_code: str) -> TokenPair:
-        return TokenPair.of(await service.switch_school(info.context.settings, info.context.actor, school_code))
+        header = info.context.request.headers.get("authorization", "") if info.context.request is not None else ""
+        bearer = header[7:].strip() or None if header[:7].lower() == "bearer " else None  # an SSO token is pinned
+        return TokenPair.of(await service.switch_school(info.context.settings, info.context.actor, school_code, access_token=bearer))
 
 
 __all__ = ["AuthMutation", "AuthQuery", "tenants"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,9 @@ class Context:
     request: Request | None
     settings: Settings
     actor: Actor
-    # DataLoaders are created lazily per request by ``licheng.graphql.loaders.loader``.
-    loaders: dict[str, Any] = field(default_factory=dict)
+    # DataLoaders (``licheng.graphql.loaders.loader``, by name) and shared answers
+    # (``loaders.once``, by key), created lazily, for this request only.
+    loaders: dict[Hashable, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -20,6 +21,15 @@ def loader(info: Info, name: str, batch: Callable[[list[K]], Awaitable[Sequence[
         existing = DataLoader(load_fn=batch)  # type: ignore[arg-type]
         info.context.loaders[name] = existing
     return existing
+
+
+async def once(info: Info, key: Hashable, make: Callable[[], Awaitable[V]]) -> V:
+    """``make()`` run once per request for ``key``; every caller shares its answer (or error).
+    For what has nothing to batch (one school's year): no DataLoader queue and dispatch."""
+    found = info.context.loaders.get(key)
+    if found is None:
+        found = info.context.loaders[key] = asyncio.ensure_future(make())
+    return await found  # type: ignore[no-any-return]
 
 
 def by_id(model: Any, **scope: Any) -> Callable[[list[int]], Awaitable[list[Any]]]:

@@ -14,7 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from licheng.graphql.context import Info
-from licheng.graphql.loaders import loader
+from licheng.graphql.loaders import loader, once
 from licheng.graphql.permissions import InSchool, SignedIn
 from licheng.graphql.portfolio_types import (
     CadreRecord,
@@ -29,6 +29,7 @@ from licheng.graphql.tenants import Person, SchoolClass
 from licheng.portfolio import access, files, kinds, views
 from licheng.portfolio.models import OutcomeStatus, ReceiptStatus
 from licheng.portfolio.policy import Policy, policy_for
+from licheng.portfolio.windows import SchoolCalendar
 
 ReceiptStatusEnum = strawberry.enum(ReceiptStatus, name="ReceiptStatus")
 
@@ -76,8 +77,22 @@ class TermSummary:
     failed: int
     outcomes_cap: int | None
     per_subject_cap: int | None
-    upload_window: PortfolioWindow | None
-    certification_window: PortfolioWindow | None
+    # (calendar, policy, grade) when the term has dates: its windows are worked out only if asked for.
+    dated: strawberry.Private[tuple[SchoolCalendar, Policy, int] | None]
+
+    @strawberry.field
+    def upload_window(self) -> PortfolioWindow | None:
+        if self.dated is None:
+            return None
+        calendar, policy, grade = self.dated
+        return PortfolioWindow.of(calendar.upload(policy, self.term, grade))
+
+    @strawberry.field
+    def certification_window(self) -> PortfolioWindow | None:
+        if self.dated is None:
+            return None
+        calendar, policy, grade = self.dated
+        return PortfolioWindow.of(calendar.certification(policy, self.term, grade))
 
 
 @strawberry.type(description="Counts against the year's caps and the storage quota.")
@@ -124,10 +139,8 @@ def _line(line: dict) -> dict:
 
 
 async def _context(info: Info, school_id: int, year: int) -> views.YearContext:
-    async def batch(keys: list[tuple[int, int]]) -> list[views.YearContext]:
-        return [await views.year_context(s, y) for s, y in keys]
-
-    return await loader(info, "portfolio.context", batch).load((school_id, year))
+    """The school's year, read once per request (one school per request: nothing to batch)."""
+    return await once(info, ("portfolio.context", school_id, year), lambda: views.year_context(school_id, year))
 
 
 @strawberry.type(description="A student's learning portfolio (學習歷程檔案) for one academic year.")
@@ -193,8 +206,7 @@ class Portfolio:
                 passed=sum(o.status == OutcomeStatus.PASSED for o in rows),
                 failed=sum(o.status == OutcomeStatus.FAILED for o in rows),
                 outcomes_cap=context.policy.outcomes_per_term, per_subject_cap=context.policy.outcomes_per_subject_per_term,
-                upload_window=PortfolioWindow.of(context.calendar.upload(context.policy, term, grade)) if has_dates else None,
-                certification_window=PortfolioWindow.of(context.calendar.certification(context.policy, term, grade)) if has_dates else None,
+                dated=(context.calendar, context.policy, grade) if has_dates else None,
             ))  # fmt: skip
         return out
 
@@ -309,8 +321,7 @@ class PerformanceKindSpec:
 class PortfolioQuery:
     @strawberry.field(permission_classes=[InSchool], description="The signed-in student's portfolio of an academic year.")
     async def my_portfolio(self, info: Info, academic_year: int) -> Portfolio:
-        school_id, student_id = access.require_student(info.context.actor)
-        return portfolio_of(await access.viewable_student(info.context.actor, student_id), academic_year)
+        return portfolio_of(await views.own_student(info.context.actor), academic_year)
 
     @strawberry.field(permission_classes=[InSchool], description="A student's portfolio: his parents, homeroom teacher, counselors, staff.")
     async def portfolio(self, info: Info, student_id: strawberry.ID, academic_year: int) -> Portfolio:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from tortoise import connections
 
 from licheng.errors import NotFound
 from licheng.plugins import access, configs, health
@@ -40,32 +43,102 @@ async def _build_or_report(manager: PluginManager, plugin_id: str, scope: Scope,
         return None
 
 
+# What decides a school's plugin settings, read in one statement: the school's bureau, each
+# enabled bureau config with its availability and the school's override. The settings built
+# from them (secrets opened, models validated: the costly part) are kept per school and reused
+# while this statement returns the same rows, so a change is seen on the next call, in every
+# process, whoever wrote it; nothing needs to be told to forget.
+_STATE_SQL = (
+    'SELECT s."bureau_id" AS bureau_id, c."id" AS config_id, c."plugin_id" AS plugin_id, c."all_schools" AS all_schools, '
+    'c."school_ids" AS school_ids, c."values" AS bureau_values, c."secrets" AS bureau_secrets, c."updated_at" AS bureau_at, '
+    'i."available" AS available, o."values" AS school_values, o."secrets" AS school_secrets, o."updated_at" AS school_at '
+    'FROM "school" s LEFT JOIN "plugin_bureau_config" c ON c."bureau_id" = s."bureau_id" AND c."enabled" = {true} '
+    'LEFT JOIN "plugin_catalogue" i ON i."plugin_id" = c."plugin_id" '
+    'LEFT JOIN "plugin_school_override" o ON o."school_id" = s."id" AND o."plugin_id" = c."plugin_id" '
+    'WHERE s."id" = {school} ORDER BY c."id"'
+)
+_MEMO_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class _SchoolState:
+    manager: PluginManager
+    fingerprint: tuple[Any, ...]
+    bureau_id: int
+    configs: dict[str, PluginSettings]
+
+
+_memo: dict[int, _SchoolState] = {}
+
+
+async def _fingerprint(manager: PluginManager, school_id: int) -> tuple[int | None, tuple[Any, ...]]:
+    """(bureau id or None for no such school, the rows that decide the settings, and which
+    plugin objects are registered for them): equal fingerprints build equal settings."""
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    marks = ("$1", "$2") if postgres else ("?", "?")
+    _, rows = await conn.execute_query(_STATE_SQL.format(true=marks[0], school=marks[1]), [True, school_id])
+    if not rows:
+        return None, ()
+    # The plugin objects themselves (compared by identity, kept alive): a plugin registered anew
+    # under the same id rebuilds, and a freed object's id() cannot be mistaken for a new one's.
+    plugins = tuple(manager.get(r["plugin_id"]) for r in rows if r["plugin_id"] is not None)
+    return int(rows[0]["bureau_id"]), (tuple(repr(tuple(r)) for r in rows), plugins)
+
+
 async def school_configs(manager: PluginManager, school_id: int) -> dict[str, PluginSettings]:
-    """Plugin id -> resolved settings, for every plugin enabled for the school (3 queries)."""
+    """Plugin id -> resolved settings, for every plugin enabled for the school (one query when
+    nothing changed since the last call, a few more to rebuild when something did)."""
+    return dict((await _school_state(manager, school_id)).configs)
+
+
+async def _school_state(manager: PluginManager, school_id: int) -> _SchoolState:
+    bureau_id, fingerprint = await _fingerprint(manager, school_id)
+    if bureau_id is None:
+        return _SchoolState(manager, fingerprint, 0, {})
+    known = _memo.get(school_id)
+    if known is not None and known.manager is manager and known.fingerprint == fingerprint:
+        return known
+    configs, complete = await _build_school_configs(manager, school_id)
+    state = _SchoolState(manager, fingerprint, bureau_id, configs)
+    # Keep it only if every plugin's settings built (a failure is reported on every call, as before)
+    # and nothing changed while building (else the next call rebuilds).
+    if complete and (bureau_id, fingerprint) == await _fingerprint(manager, school_id):
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        _memo[school_id] = state
+    return state
+
+
+async def _build_school_configs(manager: PluginManager, school_id: int) -> tuple[dict[str, PluginSettings], bool]:
+    """The settings from the ORM rows; False when some plugin's stored settings did not validate."""
     school = await School.get_or_none(id=school_id)
     if school is None:
-        return {}
+        return {}, True
     enabled = [
         c for c in await BureauPluginConfig.filter(bureau_id=school.bureau_id, enabled=True)
         if c.covers(school_id) and manager.get(c.plugin_id) is not None
     ]  # fmt: skip
     if not enabled:
-        return {}
+        return {}, True
     available = await _available_ids([c.plugin_id for c in enabled])
     overrides = {
         o.plugin_id: o for o in await SchoolPluginOverride.filter(school_id=school_id, plugin_id__in=list(available))
     }
     scope = Scope(school_id=school_id, bureau_id=school.bureau_id)
     out: dict[str, PluginSettings] = {}
+    complete = True
     for config in enabled:
         plugin = manager.get(config.plugin_id)
         if plugin is None or config.plugin_id not in available:
             continue
         bureau_raw, school_raw = configs.raw_layers(manager, plugin, config, overrides.get(config.plugin_id))
         built = await _build_or_report(manager, plugin.id, scope, bureau_raw, school_raw)
-        if built is not None:
+        if built is None:
+            complete = False
+        else:
             out[plugin.id] = built
-    return out
+    return out, complete
 
 
 async def bureau_configs(manager: PluginManager, bureau_id: int) -> dict[str, PluginSettings]:
@@ -89,12 +162,11 @@ async def call_for_school(
 ) -> list[HookResult]:
     """Call ``hook`` for the plugins enabled in this school, in pluggy's order, isolated."""
     manager = manager or get_manager()
-    enabled = await school_configs(manager, school_id)
-    if not enabled:
+    state = await _school_state(manager, school_id)
+    if not state.configs:
         return []
-    school = await School.get(id=school_id)
-    scope = Scope(school_id=school_id, bureau_id=school.bureau_id)
-    return await manager.call(hook, enabled, scope, on_error=on_error, school_id=school_id, **kwargs)
+    scope = Scope(school_id=school_id, bureau_id=state.bureau_id)
+    return await manager.call(hook, dict(state.configs), scope, on_error=on_error, school_id=school_id, **kwargs)
 
 
 async def require_enabled(school_id: int | None, plugin_id: str, manager: PluginManager | None = None) -> PluginSettings:

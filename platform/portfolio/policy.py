@@ -10,11 +10,14 @@ fields against school overrides with the key ``locked_for_schools``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+
+from tortoise import connections
 
 from licheng.errors import InvalidInput, LichengError
 
@@ -237,14 +240,22 @@ BureauLayerProvider = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
 BUREAU_LAYER_PROVIDERS: list[BureauLayerProvider] = []
 
 
-async def bureau_layers(school_id: int, academic_year: int, national: Policy) -> list[PolicyLayer]:
+async def _bureau_raw(school_id: int, academic_year: int) -> list[tuple[int, dict[str, Any]]]:
+    """What the providers say, as they said it: (provider index, raw layer)."""
+    return [(index, raw) for index, provider in enumerate(BUREAU_LAYER_PROVIDERS) for raw in await provider(school_id, academic_year)]
+
+
+def _bureau_layers(raws: list[tuple[int, dict[str, Any]]], national: Policy) -> list[PolicyLayer]:
     layers: list[PolicyLayer] = []
-    for index, provider in enumerate(BUREAU_LAYER_PROVIDERS):
-        for raw in await provider(school_id, academic_year):
-            source = str(raw.get("_source", f"bureau:{index}"))
-            values = {k: v for k, v in raw.items() if k != "_source"}
-            layers.append(PolicyLayer.lenient("bureau", source, values, national))
+    for index, raw in raws:
+        source = str(raw.get("_source", f"bureau:{index}"))
+        values = {k: v for k, v in raw.items() if k != "_source"}
+        layers.append(PolicyLayer.lenient("bureau", source, values, national))
     return layers
+
+
+async def bureau_layers(school_id: int, academic_year: int, national: Policy) -> list[PolicyLayer]:
+    return _bureau_layers(await _bureau_raw(school_id, academic_year), national)
 
 
 def fold(national: Policy, layers: list[PolicyLayer]) -> Policy:
@@ -256,20 +267,61 @@ def fold(national: Policy, layers: list[PolicyLayer]) -> Policy:
     return replace(national, sources=tuple(sources), **values)
 
 
+async def _override_row(school_id: int, academic_year: int) -> tuple[int, str] | None:
+    """The school's layer in force for the year: (from_year, values as stored), one statement."""
+    conn = connections.get("default")
+    marks = ("$1", "$2") if conn.capabilities.dialect == "postgres" else ("?", "?")
+    _, rows = await conn.execute_query(
+        f'SELECT "from_year", "values" FROM "portfolio_policy_override" WHERE "school_id" = {marks[0]} '
+        f'AND "from_year" <= {marks[1]} ORDER BY "from_year" DESC LIMIT 1',
+        [school_id, academic_year],
+    )
+    if not rows:
+        return None
+    values = rows[0]["values"]
+    return int(rows[0]["from_year"]), values if isinstance(values, str) else json.dumps(values, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    inputs: tuple[Any, ...]
+    policy: Policy
+
+
+# The last policy resolved per (school, year) and the inputs it was resolved from. Reading the
+# inputs costs one cheap statement (the plugin layers have their own, see plugins.runtime); folding
+# and validating them is what is saved. Keyed by content, so a change by any writer, in any
+# process, is seen by the next call: there is nothing to invalidate and no staleness bound.
+_resolved: dict[tuple[int, int], _Resolved] = {}
+_RESOLVED_LIMIT = 8192
+
+
 async def policy_for(school_id: int, academic_year: int) -> Policy:
     """The school's resolved rules for an academic year (the year of the item judged)."""
-    from licheng.portfolio.models import SchoolPolicyOverride
+    return await policy_with(school_id, academic_year, await _override_row(school_id, academic_year))
 
+
+async def policy_with(school_id: int, academic_year: int, override: tuple[int, str] | None) -> Policy:
+    """``policy_for`` when the caller has read the school's layer already (``reads.year_rows``)."""
+    raws = await _bureau_raw(school_id, academic_year)
+    inputs = (json.dumps(raws, sort_keys=True, default=str), override)
+    known = _resolved.get((school_id, academic_year))
+    if known is not None and known.inputs == inputs:
+        return known.policy
+    policy = _resolve(school_id, academic_year, raws, override)
+    if len(_resolved) >= _RESOLVED_LIMIT:
+        _resolved.clear()
+    _resolved[(school_id, academic_year)] = _Resolved(inputs, policy)
+    return policy
+
+
+def _resolve(school_id: int, academic_year: int, raws: list[tuple[int, dict[str, Any]]], override: tuple[int, str] | None) -> Policy:
     national = national_policy(academic_year)
-    layers = await bureau_layers(school_id, academic_year, national)
+    layers = _bureau_layers(raws, national)
     locked = frozenset().union(*(layer.locked_for_schools for layer in layers)) if layers else frozenset()
-    row = (
-        await SchoolPolicyOverride.filter(school_id=school_id, from_year__lte=academic_year)
-        .order_by("-from_year")
-        .first()
-    )
-    if row is not None:
-        layers.append(PolicyLayer.lenient("school", f"school:{row.from_year}", row.values or {}, national, locked))
+    if override is not None:
+        from_year, values = override
+        layers.append(PolicyLayer.lenient("school", f"school:{from_year}", json.loads(values) or {}, national, locked))
     policy = fold(national, layers)
     try:
         check_coherent(policy)

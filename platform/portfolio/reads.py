@@ -147,21 +147,20 @@ def _select(alias: str, columns: Sequence[str]) -> str:
     return ", ".join(f'{alias}."{c}" AS "{alias}_{c}"' for c in columns)
 
 
-def _file(row: Any, alias: str) -> FileRow | None:
-    if row[f"{alias}_id"] is None:
+# Rows are read by position: sqlite3.Row looks a name up by scanning every column, which cost
+# ~0.5 ms for a 60-item portfolio; positions cost nothing on either backend.
+def _file(v: Sequence[Any], at: int) -> FileRow | None:
+    """The file whose ``_FILE_COLUMNS`` start at ``v[at]`` (None for a LEFT JOIN miss)."""
+    if v[at] is None:
         return None
-    return FileRow(
-        row[f"{alias}_id"], FileCategory(row[f"{alias}_category"]), row[f"{alias}_kind"], row[f"{alias}_size"],
-        row[f"{alias}_sha256"], row[f"{alias}_display_filename"], _dt(row[f"{alias}_created_at"]),  # type: ignore[arg-type]
-        row[f"{alias}_stored_blob_id"],
-    )  # fmt: skip
+    return FileRow(v[at], FileCategory(v[at + 1]), v[at + 2], v[at + 3], v[at + 4], v[at + 5], _dt(v[at + 6]), v[at + 7])  # type: ignore[arg-type]
 
 
-def _record(row: Any, alias: str) -> RecordRow:
-    g = lambda c: row[f"{alias}_{c}"]  # noqa: E731
+def _record(v: Sequence[Any], at: int) -> RecordRow:
+    """The course record whose ``_RECORD_COLUMNS`` start at ``v[at]``."""
     return RecordRow(
-        g("id"), g("student_id"), g("teacher_id"), g("academic_year"), g("term"), g("course_code"), g("subject_name"),
-        g("grade"), g("credits"), _decimal(g("score")), _bool(g("passed")), _dt(g("frozen_at")), g("late_reason"),
+        v[at], v[at + 1], v[at + 2], v[at + 3], v[at + 4], v[at + 5], v[at + 6], v[at + 7], v[at + 8],
+        _decimal(v[at + 9]), _bool(v[at + 10]), _dt(v[at + 11]), v[at + 12],
     )  # fmt: skip
 
 
@@ -184,16 +183,18 @@ async def outcomes(students: Sequence[int], years: Sequence[int]) -> list[Outcom
         'LEFT JOIN portfolio_file d ON d."id" = o."document_id" LEFT JOIN portfolio_file m ON m."id" = o."media_id" '
         f'WHERE {where} ORDER BY o."id"'
     )
-    return [
-        OutcomeRow(
-            r["o_id"], r["o_student_id"], r["o_academic_year"], r["o_term"], r["o_brief"], r["o_version"],
-            OutcomeStatus(r["o_status"]), r["o_reason"], Decision(r["o_decision"]) if r["o_decision"] else None,
-            _dt(r["o_sent_at"]), _dt(r["o_first_sent_at"]), _dt(r["o_opened_at"]), _dt(r["o_published_at"]),
-            _dt(r["o_selected_at"]), _dt(r["o_frozen_at"]), _dt(r["o_created_at"]),  # type: ignore[arg-type]
-            _record(r, "r"), _file(r, "d"), _file(r, "m"),
-        )  # fmt: skip
-        for r in rows
-    ]
+    r_at = len(_OUTCOME_COLUMNS)
+    d_at = r_at + len(_RECORD_COLUMNS)
+    m_at = d_at + len(_FILE_COLUMNS)
+    out: list[OutcomeRow] = []
+    for row in rows:
+        v = tuple(row)
+        out.append(OutcomeRow(
+            v[0], v[1], v[2], v[3], v[4], v[5], OutcomeStatus(v[6]), v[7], Decision(v[8]) if v[8] else None,
+            _dt(v[9]), _dt(v[10]), _dt(v[11]), _dt(v[12]), _dt(v[13]), _dt(v[14]), _dt(v[15]),  # type: ignore[arg-type]
+            _record(v, r_at), _file(v, d_at), _file(v, m_at),
+        ))  # fmt: skip
+    return out
 
 
 _PERFORMANCE_COLUMNS = ("id", "student_id", "academic_year", "kind", "title", "brief", "details", "external_url",
@@ -210,14 +211,16 @@ async def performances(students: Sequence[int], years: Sequence[int]) -> list[Pe
         'LEFT JOIN portfolio_file d ON d."id" = p."document_id" LEFT JOIN portfolio_file m ON m."id" = p."media_id" '
         f'WHERE {where} ORDER BY p."id"'
     )
-    return [
-        PerformanceRow(
-            r["p_id"], r["p_student_id"], r["p_academic_year"], PerformanceKind(r["p_kind"]), r["p_title"], r["p_brief"],
-            _json(r["p_details"]), r["p_external_url"], r["p_version"], _dt(r["p_selected_at"]), _dt(r["p_frozen_at"]),
-            bool(r["p_late_addition"]), _dt(r["p_created_at"]), _file(r, "d"), _file(r, "m"),  # type: ignore[arg-type]
-        )  # fmt: skip
-        for r in rows
-    ]
+    d_at = len(_PERFORMANCE_COLUMNS)
+    m_at = d_at + len(_FILE_COLUMNS)
+    out: list[PerformanceRow] = []
+    for row in rows:
+        v = tuple(row)
+        out.append(PerformanceRow(
+            v[0], v[1], v[2], PerformanceKind(v[3]), v[4], v[5], _json(v[6]), v[7], v[8], _dt(v[9]), _dt(v[10]),
+            bool(v[11]), _dt(v[12]), _file(v, d_at), _file(v, m_at),  # type: ignore[arg-type]
+        ))  # fmt: skip
+    return out
 
 
 async def course_records(students: Sequence[int], years: Sequence[int]) -> list[RecordRow]:
@@ -228,23 +231,45 @@ async def course_records(students: Sequence[int], years: Sequence[int]) -> list[
         f'SELECT {_select("r", _RECORD_COLUMNS)} FROM portfolio_course_record r '
         f'WHERE {where} AND r."superseded_at" IS NULL ORDER BY r."id"'
     )
-    return [_record(r, "r") for r in rows]
+    return [_record(tuple(r), 0) for r in rows]
+
+
+async def person(person_id: int, school_id: int) -> Any:
+    """One ``tenants.Person`` of the school by id, or None: the ORM's own row builder over a plain
+    statement (what ``Person.get_or_none`` does, without ~0.2 ms of query building)."""
+    from licheng.tenants.models import Person
+
+    sql = _Sql()
+    rows = await sql.rows(f'SELECT * FROM "person" WHERE "id" = {sql.param(person_id)} AND "school_id" = {sql.param(school_id)}')
+    return Person._init_from_db(**dict(rows[0])) if rows else None  # noqa: SLF001 - Tortoise's row constructor
 
 
 async def calendar_rows(school_id: int, academic_year: int) -> tuple[str, list[tuple[int, date, date]]]:
     """The school's time zone and the year's terms (term, starts_on, ceremony_on), one statement."""
-    sql = _Sql()
-    year, school = sql.param(academic_year), sql.param(school_id)
+    zone, terms, _ = await year_rows(school_id, academic_year)
+    return zone, terms
+
+
+async def year_rows(school_id: int, academic_year: int) -> tuple[str, list[tuple[int, date, date]], tuple[int, str] | None]:
+    """What a school's year rests on, in one statement: its time zone, the year's terms
+    (term, starts_on, ceremony_on) and the school's policy layer in force for the year
+    (from_year, values as stored), if any."""
+    sql = _Sql()  # parameters in the order they appear ("?" binds by position)
+    year, upto, school = sql.param(academic_year), sql.param(academic_year), sql.param(school_id)
     rows = await sql.rows(
-        'SELECT t."term" AS term, t."starts_on" AS starts_on, t."ceremony_on" AS ceremony_on, s."time_zone" AS time_zone '
-        f'FROM school s LEFT JOIN school_term t ON t."school_id" = s."id" AND t."academic_year" = {year} '
+        'SELECT s."time_zone", t."term", t."starts_on", t."ceremony_on", o."from_year", o."values" FROM school s '
+        f'LEFT JOIN school_term t ON t."school_id" = s."id" AND t."academic_year" = {year} '
+        'LEFT JOIN portfolio_policy_override o ON o."school_id" = s."id" AND o."from_year" = ('
+        'SELECT MAX(x."from_year") FROM portfolio_policy_override x '
+        f'WHERE x."school_id" = s."id" AND x."from_year" <= {upto}) '
         f'WHERE s."id" = {school}'
     )
     if not rows:
-        return "Asia/Taipei", []
-    zone = rows[0]["time_zone"] or "Asia/Taipei"
-    terms = [(r["term"], _date(r["starts_on"]), _date(r["ceremony_on"])) for r in rows if r["term"] is not None]
-    return zone, terms  # type: ignore[return-value]
+        return "Asia/Taipei", [], None
+    first = tuple(rows[0])
+    override = (int(first[4]), first[5] if isinstance(first[5], str) else json.dumps(first[5], sort_keys=True)) if first[4] is not None else None
+    terms = [(v[1], _date(v[2]), _date(v[3])) for v in map(tuple, rows) if v[1] is not None]
+    return first[0] or "Asia/Taipei", terms, override  # type: ignore[return-value]
 
 
 async def storage_used(students: Sequence[int], ledger_table: str | None) -> dict[int, int]:

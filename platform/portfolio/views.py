@@ -27,8 +27,9 @@ from licheng.portfolio.models import (
     Receipt,
 )
 from licheng.portfolio import reads
-from licheng.portfolio.policy import Policy, policy_for
-from licheng.portfolio.windows import SchoolCalendar, Window, calendar_for
+from licheng.portfolio.access import require_student
+from licheng.portfolio.policy import Policy, policy_with
+from licheng.portfolio.windows import SchoolCalendar, Window, calendar_of
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
 from licheng.tenants.models import Membership, Person, Role, SchoolClass
@@ -136,6 +137,16 @@ async def visible_performance(actor: Actor, performance_id: int) -> DiversePerfo
     return (await load_performances([performance_id]))[0]
 
 
+async def own_student(actor: Actor) -> Person:
+    """'My portfolio': the acting student himself. Nothing to decide beyond being a student of
+    the school (the token's person is his); read in one plain statement."""
+    school_id, person_id = require_student(actor)
+    row = await reads.person(person_id, school_id)
+    if row is None:
+        raise NotFound("student", "學生")
+    return row
+
+
 def people_by_id(school_id: int | None):  # noqa: ANN201 - a DataLoader batch function
     async def batch(keys: list[int]) -> list[Person | None]:
         rows = {p.id: p for p in await Person.filter(id__in=list(set(keys)), school_id=school_id or -1)}
@@ -167,7 +178,9 @@ class YearContext:
 
 
 async def year_context(school_id: int, academic_year: int) -> YearContext:
-    return YearContext(await policy_for(school_id, academic_year), await calendar_for(school_id, academic_year))
+    """The year's policy and calendar: the school's own rows in one statement, plus the plugins'."""
+    zone, terms, override = await reads.year_rows(school_id, academic_year)
+    return YearContext(await policy_with(school_id, academic_year, override), calendar_of(school_id, academic_year, zone, terms))
 
 
 # --- counts for overviews ------------------------------------------------------------------------

@@ -149,4 +149,8 @@ async def calendar_for(school_id: int, academic_year: int) -> SchoolCalendar:
     from licheng.portfolio.reads import calendar_rows
 
     zone, terms = await calendar_rows(school_id, academic_year)
+    return calendar_of(school_id, academic_year, zone, terms)
+
+
+def calendar_of(school_id: int, academic_year: int, zone: str, terms: list[tuple[int, date, date]]) -> SchoolCalendar:
     return SchoolCalendar(school_id, academic_year, zone, {t: TermDates(t, starts, ends) for t, starts, ends in terms})

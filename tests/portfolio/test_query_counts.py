@@ -65,7 +65,11 @@ async def test_my_portfolio_costs_the_same_queries_for_1_and_50_items(factory, g
         counts.append(await _count(gql, ops.MY_PORTFOLIO, {"y": YEAR}))
         data = await gql.ok(ops.MY_PORTFOLIO, {"y": YEAR})
         assert len(data["myPortfolio"]["outcomes"]) == n and len(data["myPortfolio"]["performances"]) == n
-    assert 3 < counts[0] == counts[1], counts
+    assert 0 < counts[0] == counts[1], counts
+    # The budget, one statement each: the actor, the student, the plugins' rows, the school's year
+    # (calendar and policy layer), and the six sections asked for (course records, outcomes,
+    # performances, cadre records, receipts, storage used).
+    assert counts[0] <= 10, counts
 
 
 async def test_the_certification_queue_costs_the_same_queries_for_1_and_50_students(factory, gql, clock):
@@ -80,7 +84,7 @@ async def test_the_certification_queue_costs_the_same_queries_for_1_and_50_stude
         await gql.sign_in_as(scene.teacher)
         counts.append(await _count(gql, ops.QUEUE, {"pending": True}))
         assert len((await gql.ok(ops.QUEUE, {"pending": True}))["certificationQueue"]["edges"]) == n
-    assert 3 < counts[0] == counts[1], counts
+    assert 0 < counts[0] == counts[1], counts
 
 
 async def test_the_class_overview_costs_the_same_queries_for_1_and_50_students(factory, gql, clock):
@@ -95,4 +99,4 @@ async def test_the_class_overview_costs_the_same_queries_for_1_and_50_students(f
         variables = {"c": ops.gid("SchoolClass", scene.school_class.id)}
         counts.append(await _count(gql, ops.CLASS_OVERVIEW, variables))
         assert len((await gql.ok(ops.CLASS_OVERVIEW, variables))["classOverview"]["students"]) == n
-    assert 3 < counts[0] == counts[1], counts
+    assert 0 < counts[0] == counts[1], counts
