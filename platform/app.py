@@ -21,6 +21,7 @@ from licheng.graphql.context import Context
 from licheng.graphql.schema import build_schema
 from licheng.http import install_storage
 from licheng.http.ratelimit import RateLimitMiddleware
+from licheng.http.sso import sso_routes
 from licheng.jobs.worker import InProcessJobs
 from licheng.plugins import manager as plugin_manager
 from licheng.portfolio import download_rules
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     oauth_routes.mount(app, settings)  # /oauth/* (authorization server) and client-origin CORS on the API
     install_storage(app, settings)  # POST /uploads, GET /files/{id}, blob store, object_store readiness
     download_rules.install()  # who may open a student's file: the portfolio's roles, not every teacher
+    app.router.routes.extend(sso_routes())  # /auth/sso/*: single sign-on through identity-provider plugins
     app.state.plugins = app_plugins
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)

@@ -15,6 +15,9 @@ GLOBAL_TABLES = {
     "account": "one login may reach persons in several schools",
     "refresh_token": "belongs to an account; carries the school it was issued for",
     "audit_entry": "also records platform- and bureau-level actions (school_id nullable)",
+    "external_session": "belongs to an account's refresh-token family; lists the schools an external sign-in vouched for",
+    "directory_throttle": "counts failed directory sign-ins per keyed hash of (bureau, provider, login) or address, city-wide",
+    "taipei_application_department": "Taipei plugin: the bureau's list of departments (申請校系分則), one per bureau and year (keyed by bureau_id)",
 }
 # Plugin catalogue and bureau-level plugin settings are global by nature.
 GLOBAL_PREFIXES = ("plugin",)

@@ -18,6 +18,7 @@ from licheng.graphql.auth import AuthMutation, AuthQuery
 from licheng.graphql.clients import ClientMutation, ClientQuery
 from licheng.graphql.context import Info
 from licheng.graphql.errors import TypedErrors, domain_error, log
+from licheng.graphql.external_auth import ExternalAuthMutation, ExternalAuthQuery
 from licheng.graphql.imports import ImportMutation
 from licheng.graphql.jobs import JobQuery
 from licheng.graphql.portfolio import PortfolioQuery
@@ -31,6 +32,7 @@ from licheng.graphql.plugins import PluginMutation, PluginQuery
 from licheng.graphql.relay import NODE_RESOLVERS, Node, from_global_id
 from licheng.graphql.scopes import FIELD_SCOPES, ScopeGuard
 from licheng.graphql.storage import StorageMutation, StorageQuery
+from licheng.graphql.sync import SyncMutation
 from licheng.graphql.tenants import TenantMutation, TenantQuery
 
 
@@ -50,6 +52,9 @@ QUERIES: list[type] = [AuthQuery, NodeQuery, TenantQuery, PluginQuery, StorageQu
 MUTATIONS: list[type] = [AuthMutation, TenantMutation, ImportMutation, PluginMutation, StorageMutation, ClientMutation]
 QUERIES += [PortfolioQuery, OutcomeQuery, RecordQuery, SubmissionQuery, JobQuery]
 MUTATIONS += [OutcomeMutation, RecordMutation, SelectionMutation, SubmissionMutation, RestoreMutation]
+QUERIES += [ExternalAuthQuery]  # sign-in methods of identity-provider plugins
+MUTATIONS += [ExternalAuthMutation]  # directory sign-in, school choice after an external sign-in
+MUTATIONS += [SyncMutation]  # school-system sync (licheng.tenants.sync)
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30

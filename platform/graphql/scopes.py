@@ -46,6 +46,9 @@ FIELD_SCOPES: dict[str, str | None] = {
     "Mutation.signOut": None,
     "Mutation.changePassword": FIRST_PARTY,
     "Mutation.switchSchool": FIRST_PARTY,  # would mint a first-party token
+    "Query.signInMethods": None,  # external sign-in (identity-provider plugins), public like signIn
+    "Mutation.signInWithDirectory": None,
+    "Mutation.completeExternalSignIn": None,
     # tenants
     "Query.node": "school:read",
     # jobs: staff only (the service checks the role)
@@ -58,6 +61,7 @@ FIELD_SCOPES: dict[str, str | None] = {
     "Query.people": "school:read",
     "Mutation.setTerm": "school:admin",
     "Mutation.importPeople": "school:admin",
+    "Mutation.syncSchoolPeople": "school:admin",
     "Mutation.createBureau": FIRST_PARTY,
     "Mutation.addBureauAdmin": FIRST_PARTY,
     "Mutation.createSchool": FIRST_PARTY,

@@ -1,9 +1,12 @@
-"""Per-caller rate limits for the API: a token bucket per bearer token (or per address).
+"""Per-caller rate limits for the API: a token bucket per valid bearer token, else per address.
 
 Pure ASGI so that streaming uploads pass untouched. In-process: with N web pods a
 caller gets up to N times the rate, which is the intent (a guard against runaway
-clients and credential stuffing, not a billing meter). Keys are hashes, so no
-token is kept in memory in the clear.
+clients and credential stuffing, not a billing meter). A bearer token counts as
+the caller only once its signature and expiry check out (``licheng.auth.tokens``):
+otherwise a made-up header per request would get a fresh bucket each time. Keys
+are hashes, so no token is kept in memory in the clear. The sign-in routes
+(``/auth/sso``) are limited too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from collections import OrderedDict
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-LIMITED_PREFIXES = ("/graphql", "/oauth/token", "/uploads")
+from licheng.auth import tokens
+from licheng.settings import Settings
+
+LIMITED_PREFIXES = ("/graphql", "/oauth/token", "/uploads", "/auth/sso")
 MAX_KEYS = 20_000  # least recently seen callers are forgotten first
 
 
@@ -41,12 +47,20 @@ class TokenBuckets:
         return wait
 
 
-def caller_key(scope: Scope) -> str:
+def caller_key(scope: Scope, settings: Settings | None) -> str:
+    """The bearer token when it is one of ours and valid, else the client's address."""
     for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            return "t:" + hashlib.sha256(value).hexdigest()[:32]
+        if name == b"authorization" and value[:7].lower() == b"bearer " and settings is not None:
+            if tokens.read_access_token(settings, value[7:].strip().decode("latin-1")) is not None:
+                return "t:" + hashlib.sha256(value[7:].strip()).hexdigest()[:32]
     client = scope.get("client") or ("unknown", 0)
     return "a:" + str(client[0])
+
+
+def _settings(scope: Scope) -> Settings | None:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return settings if isinstance(settings, Settings) else None
 
 
 class RateLimitMiddleware:
@@ -58,7 +72,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(caller_key(scope))
+        wait = self.buckets.take(caller_key(scope, _settings(scope)))
         if wait <= 0:
             await self.app(scope, receive, send)
             return

@@ -51,6 +51,23 @@ class ExternalIdentity:
     email: str | None = None
     school_code: str | None = None  # 6-character 學校代碼, when the provider knows it
     roles: tuple[str, ...] = ()  # provider roles, mapped to Role by the core
+    # What a city directory or single sign-on adds (Taipei's LDAP and profile); every field optional,
+    # the core links with them. (tpedu: o, employeeNumber, tpClass, tpSeat, tpTutorClass, child)
+    school_codes: tuple[str, ...] = ()  # our 6-character codes of every school the provider names
+    student_number: str | None = None  # 學號, to link a student on first sign-in
+    staff_number: str | None = None  # the provider's teacher number, informative only
+    class_code: str | None = None  # e.g. "101"
+    seat: int | None = None
+    tutor_class: str | None = None  # 導師班, a class code in the person's school
+    children: tuple[str, ...] = ()  # provider subjects of a parent's children
+    # Raw national ID when the provider released it (Taipei's idno scope). The core hashes
+    # it at once with its lookup key and never stores, logs or returns it.
+    national_id: str | None = field(default=None, repr=False, compare=False)
+
+    def all_school_codes(self) -> tuple[str, ...]:
+        """``school_codes`` plus ``school_code``, without repeats, in the provider's order."""
+        codes = [*self.school_codes, *([self.school_code] if self.school_code else [])]
+        return tuple(dict.fromkeys(c for c in codes if c))
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,12 @@ class OAuthProvider:
     # Turns the userinfo/profile JSON into an identity.
     identity_of: Callable[[Mapping[str, Any]], ExternalIdentity] | None = None
     kind: Literal["oauth2"] = "oauth2"
+    # More JSON endpoints read with the same token after userinfo (e.g. a profile, a national ID);
+    # their objects are merged over the userinfo object, in order, before ``identity_of``.
+    profile_urls: tuple[str, ...] = ()
+    logout_url: str | None = None  # where to send the browser to end the provider's session
+    token_auth_method: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

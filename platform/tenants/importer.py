@@ -26,6 +26,7 @@ from licheng.settings import Settings
 from licheng.tenants import audit, nationalid
 from licheng.tenants.actor import Actor
 from licheng.tenants.models import Guardianship, Membership, Person, Role, SchoolClass
+from licheng.tenants.service import LOGIN
 
 MAX_ROWS = 20_000
 
@@ -154,6 +155,8 @@ class _Importer:
     async def _account(self, login: str, name: str) -> Account:
         if not login:
             raise _RowInvalid("login", "REQUIRED", "此欄必填", "This column is required")
+        if not LOGIN.match(login):  # the same alphabet as invited staff: no ':' (single sign-on accounts use it)
+            raise _RowInvalid("login", "LOGIN_INVALID", "帳號須為 3 到 64 個英數字或 . _ @ -", "A login is 3-64 letters, digits or . _ @ -")
         account = await Account.get_or_none(login=login)
         if account is None:
             initial = passwords.initial_password()

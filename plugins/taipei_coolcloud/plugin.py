@@ -1,59 +1,72 @@
-"""Taipei CoolCloud (臺北酷課雲): the Taipei bureau's rules, as a thin plugin.
+"""Taipei CoolCloud (臺北酷課雲): the Taipei bureau's plugin.
 
-What it does today: Taipei's certification caps (12 course outcomes per term,
-at most 3 per subject [seed]) and storage quota (150 MB) as policy rules, and a
-health check of its settings. Sign-in through Taipei's single sign-on
-(tpeduSSO, OAuth2 + LDAP), SIS sync and e-mail reminders are declared in its
-settings and will come as more hooks; the SDK specs for them exist already.
+One module per feature, each with its own settings mixin; this file only
+assembles them and answers the hooks:
+
+- ``rules``: Taipei's caps and quota as policy rules (12 outcomes per term, 3 per subject, 150 MB)
+- ``sso``: sign-in through Taipei's single sign-on (OAuth2, tpeduSSO)
+- ``ldap``: sign-in against the directory (LDAP)
+- ``sync``: school-system sync through the single sign-on's school data API
+- ``early_warnings``: scheduled reminders (預警), in the app and by e-mail
+- ``departments``, ``cabinet``: GraphQL features (application-department rules, cabinet extras)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from licheng.plugins import HealthReport, Plugin, PluginSettings, SecretStr, hookimpl, secret_setting, setting
+from licheng.plugins import DirectoryProvider, HealthReport, Importer, Notifier, OAuthProvider, Plugin, ScheduledJob, hookimpl
+from taipei_coolcloud import early_warnings, graphql_types, ldap, rules, sso, sync
 
-MB = 1024 * 1024
 
-
-class TaipeiSettings(PluginSettings):
-    outcomes_per_term: int = setting(
-        12, ge=1, le=60, label_zh="每學期提交認證件數上限", label_en="Outcomes sent for certification per term",
-        help_zh="臺北市規定每學期至多 12 件", help_en="Taipei: at most 12 per term",
-    )  # fmt: skip
-    outcomes_per_subject_per_term: int = setting(
-        3, ge=1, le=60, label_zh="每科每學期上限", label_en="Per subject per term",
-        help_zh="同一科目每學期至多 3 件", help_en="Taipei: at most 3 per subject",
-    )  # fmt: skip
-    quota_mb: int = setting(150, ge=10, le=2048, label_zh="每位學生儲存空間（MB）", label_en="Storage per student (MB)")
-    reminder_days_before_deadline: int = setting(
-        7, ge=0, le=60, school_overridable=True,
-        label_zh="截止前幾天提醒學生", label_en="Remind students this many days before a deadline",
-        help_zh="學校可自行調整", help_en="Schools may change this",
-    )  # fmt: skip
-    sso_client_id: str = setting("", max_length=200, label_zh="單一身分驗證 Client ID", label_en="SSO client ID")
-    sso_client_secret: SecretStr | None = secret_setting(label_zh="單一身分驗證 Client Secret", label_en="SSO client secret")
+class TaipeiSettings(rules.RulesSettings, sso.SsoSettings, ldap.LdapSettings, sync.SyncSettings, early_warnings.WarningSettings):
+    """Every setting of the plugin: each feature declares its own in its module."""
 
 
 class TaipeiCoolCloud(Plugin):
     id = "taipei_coolcloud"
     name = "臺北酷課雲 Taipei CoolCloud"
-    version = "0.1.0"
-    description = "臺北市學習歷程規則（每學期 12 件、每科 3 件、150 MB）/ Taipei portfolio rules"
+    version = "0.2.0"
+    description = "臺北市單一身分驗證、規則、申請校系分則、預警與校務系統同步 / Taipei sign-on, rules, department rules, warnings, SIS sync"
     settings_model = TaipeiSettings
 
     @hookimpl
     def licheng_policy_rules(self, config: TaipeiSettings) -> dict[str, Any]:
-        return {
-            "outcomes_per_term": config.outcomes_per_term,
-            "outcomes_per_subject_per_term": config.outcomes_per_subject_per_term,
-            "quota_bytes": config.quota_mb * MB,
-        }
+        return rules.policy_rules(config)
 
     @hookimpl
-    def licheng_health_check(self, config: TaipeiSettings) -> HealthReport:
+    def licheng_identity_providers(self, config: TaipeiSettings) -> list[OAuthProvider | DirectoryProvider]:
+        return [*sso.oauth_providers(config), *ldap.directory_providers(config)]
+
+    @hookimpl
+    def licheng_importers(self, config: TaipeiSettings) -> list[Importer]:
+        return sync.importers(config)
+
+    @hookimpl
+    def licheng_scheduled_jobs(self, config: TaipeiSettings) -> list[ScheduledJob]:
+        return [*early_warnings.scheduled_jobs(config), *sync.scheduled_jobs(config)]
+
+    @hookimpl
+    def licheng_notifiers(self, config: TaipeiSettings) -> list[Notifier]:
+        return early_warnings.notifiers(config)
+
+    @hookimpl
+    def licheng_graphql_types(self) -> list[type]:
+        return graphql_types.root_types()
+
+    @hookimpl
+    async def licheng_health_check(self, config: TaipeiSettings) -> HealthReport:
         if config.sso_client_id and config.sso_client_secret is None:
             return HealthReport(ok=False, detail_zh="已設定 Client ID 但缺少 Client Secret", detail_en="SSO client secret missing")
+        single_sign_on = await sso.sso_health(config)
+        if single_sign_on is not None and not single_sign_on.ok:
+            return single_sign_on
+        directory = await ldap.ldap_health(config)
+        if directory is not None and not directory.ok:
+            return directory
+        school_sync = await sync.sync_health(config)
+        if school_sync is not None and not school_sync.ok:
+            return school_sync
         return HealthReport(ok=True)
 
 
