@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         default=None, ge=1, le=64,
         description="Structure-check worker processes per app process. Unset: as many as CPUs, at most 4.",
     )  # fmt: skip
+    schedule_periodic_jobs: bool = Field(
+        default=True,
+        description="Running workers enqueue periodic work (licheng.jobs.scheduler). Off: a worker only drains the queue.",
+    )
     jobs_in_process: bool | None = Field(
         default=None,
         description="Run background jobs inside `licheng serve` (one worker task). Unset: on for the embedded "

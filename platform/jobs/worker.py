@@ -206,7 +206,7 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
         await db.init_db(settings)
         try:
             # --once drains what is queued; periodic work is scheduled by running workers only.
-            ran = await worker.run(stop, once=once, poll_interval=poll_interval, schedule=not once)
+            ran = await worker.run(stop, once=once, poll_interval=poll_interval, schedule=settings.schedule_periodic_jobs and not once)
         finally:
             await db.close_db()
         log.info("worker stopped", extra={"worker_id": worker.id, "jobs_run": ran})
@@ -227,10 +227,10 @@ class InProcessJobs:
     job in hand when the app shuts down.
     """
 
-    def __init__(self, settings: Settings, poll_interval: float = POLL_INTERVAL, *, schedule: bool = True) -> None:
+    def __init__(self, settings: Settings, poll_interval: float = POLL_INTERVAL, *, schedule: bool | None = None) -> None:
         self.worker = Worker(settings, worker_id=f"in-process:{default_worker_id()}")
         self.poll_interval = poll_interval
-        self.schedule = schedule
+        self.schedule = settings.schedule_periodic_jobs if schedule is None else schedule
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None
 

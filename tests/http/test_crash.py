@@ -57,6 +57,7 @@ def _env(settings: Settings, blobs: Path) -> dict[str, str]:
         "LICHENG_SECRET_KEY": settings.secret_key,
         "LICHENG_DATA_DIR": str(settings.data_dir),
         "LICHENG_LOG_LEVEL": "WARNING",
+        "LICHENG_JOBS_IN_PROCESS": "false",  # the session's jobs are the tests' to run, not these servers'
         "PYTHONUNBUFFERED": "1",
     }
 

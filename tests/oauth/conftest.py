@@ -139,6 +139,7 @@ def live_server(settings: Any, database: None) -> Iterator[str]:
         "LICHENG_DATA_DIR": str(settings.data_dir),
         "LICHENG_STORAGE_URL": settings.resolved_storage_url,
         "LICHENG_BASE_URL": base,
+        "LICHENG_JOBS_IN_PROCESS": "false",  # the session's jobs are the tests' to run, not this server's
         "PYTHONUNBUFFERED": "1",
     }
     cli = str(Path(sys.executable).with_name("licheng"))

@@ -42,6 +42,7 @@ def _worker_env(settings: Any, log_dir: Path) -> dict[str, str]:
         LICHENG_DATABASE_URL=settings.database_url, LICHENG_DATA_DIR=str(settings.data_dir),
         LICHENG_STORAGE_URL=settings.storage_url, LICHENG_SECRET_KEY=settings.secret_key,
         LICHENG_DEBUG="true", LICHENG_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+        LICHENG_SCHEDULE_PERIODIC_JOBS="false",  # only this test's jobs: no periodic work for the session's schools
     )  # fmt: skip
     return env
 
