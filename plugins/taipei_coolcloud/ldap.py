@@ -236,7 +236,9 @@ def identity_of(login: str, person: dict[str, Any], codes: Mapping[str, str]) ->
     words, ``o`` through the ``sso_school_codes`` table to our 6-digit codes, so that a
     person signs in the same way through either door.
     """
-    ours = [codes.get(o.lower(), o) for o in _all(person, "o")]
+    # Only the bureau's mapping decides which of our schools an ``o`` means (as for the single
+    # sign-on): a six-digit value is not taken as is.
+    ours = [codes[o.lower()] for o in _all(person, "o") if o.lower() in codes]
     schools = tuple(dict.fromkeys(c for c in ours if re.fullmatch(r"\d{6}", c)))
     seat = _first(person, "tpSeat")
     name = _first(person, "displayName") or "".join(filter(None, (_first(person, "sn"), _first(person, "givenName"))))
