@@ -6,6 +6,7 @@ from enum import Enum
 
 import strawberry
 
+from licheng.errors import InvalidInput
 from licheng.graphql.context import Info
 from licheng.graphql.permissions import InSchool
 from licheng.graphql.relay import from_global_id, to_global_id
@@ -44,8 +45,6 @@ class RestoreMutation:
         type_name, pk = from_global_id(input.item_id)
         item_type = _ITEM_TYPES.get(type_name)
         if item_type is None:
-            from licheng.errors import InvalidInput
-
             raise InvalidInput("itemId", "項目 ID 無效", "itemId must name a course outcome or a diverse performance")
         row = await restore.restore_item_file(info.context.actor, item_type, pk, input.file.value, str(input.upload_id))
         file_id = getattr(row, f"{input.file.value}_id")

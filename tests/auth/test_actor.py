@@ -3,38 +3,13 @@ takes effect on the very next request (roles, homeroom classes, bureaus, deactiv
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from licheng.auth import service, tokens
 from licheng.auth.models import Account
 from licheng.tenants.models import BureauAdmin, Membership, Person, Role
+from tests.statements import counting
 
 MY_PORTFOLIO = "query { myPortfolio(academicYear: 115) { academicYear student { name } } }"
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record.getMessage())
-
-
-@contextmanager
-def statements() -> Iterator[_Statements]:
-    """Every SQL statement Tortoise sends, on either backend (its clients log each at DEBUG)."""
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def _token(settings, member) -> str:  # noqa: ANN001
@@ -47,7 +22,7 @@ async def test_the_actor_of_a_token_is_read_in_one_statement(factory, settings):
     teacher = await factory.member(school, Role.TEACHER, Role.HOMEROOM, homeroom_of=homeroom_class)
     await BureauAdmin.create(bureau_id=school.bureau_id, account=teacher.account)
     token = _token(settings, teacher)
-    with statements() as seen:
+    with counting() as seen:
         actor = await service.actor_for_token(settings, token)
     assert len(seen.seen) == 1, seen.seen
     assert actor.school_id == school.id and actor.person_id == teacher.person.id

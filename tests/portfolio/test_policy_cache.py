@@ -4,9 +4,6 @@ straight to the database (another process, an operator)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from licheng.plugins import configs, runtime, service
@@ -17,30 +14,9 @@ from licheng.portfolio.policy import MB, national_policy, policy_for, set_school
 from licheng.tenants.models import Role
 from tests.portfolio import ops
 from tests.portfolio.conftest import YEAR, make_scene
+from tests.statements import counting
 
 TAIPEI = "taipei_coolcloud"
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record.getMessage())
-
-
-@contextmanager
-def statements() -> Iterator[_Statements]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def _taipei_for(factory: Any, school: Any) -> Any:
@@ -56,7 +32,7 @@ async def _taipei_for(factory: Any, school: Any) -> Any:
 async def test_an_unchanged_policy_is_reused_for_two_plain_statements(app, factory):
     school = await factory.school()
     first = await policy_for(school.id, YEAR)
-    with statements() as seen:
+    with counting() as seen:
         again = await policy_for(school.id, YEAR)
     assert again is first
     # The plugins' rows (one statement) and the school's layer (one statement); nothing rebuilt.
@@ -101,7 +77,7 @@ async def test_plugin_settings_written_straight_to_the_database_are_seen_on_the_
     await _taipei_for(factory, school)
     manager = get_manager()
     assert (await runtime.school_configs(manager, school.id))[TAIPEI].outcomes_per_term == 12
-    with statements() as seen:
+    with counting() as seen:
         assert (await runtime.school_configs(manager, school.id))[TAIPEI].outcomes_per_term == 12
     assert len(seen.seen) == 1, seen.seen  # unchanged: the rows are read, the settings reused
     await BureauPluginConfig.filter(bureau_id=school.bureau_id, plugin_id=TAIPEI).update(values={"outcomes_per_term": 8})

@@ -3,36 +3,11 @@ grow with the number of items or students (DataLoaders and grouped loads, no N+1
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from licheng.portfolio.models import CourseOutcome, DiversePerformance, OutcomeStatus, PerformanceKind, PortfolioFile
 from tests.portfolio import ops
 from tests.portfolio.conftest import IN_TERM_1, YEAR, make_scene
-
-
-class _Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(record.getMessage())
-
-
-@contextmanager
-def counting() -> Iterator[_Counter]:
-    """Every statement Tortoise sends, on either backend (its clients log each one at DEBUG)."""
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _Counter(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+from tests.statements import counting
 
 
 async def _items(scene, student, n: int) -> None:  # noqa: ANN001
@@ -53,7 +28,7 @@ async def _count(gql, query: str, variables: dict) -> int:  # noqa: ANN001
     with counting() as counter:
         data = await gql.ok(query, variables)
     assert data
-    return len(counter.statements)
+    return len(counter.seen)
 
 
 async def test_my_portfolio_costs_the_same_queries_for_1_and_50_items(factory, gql, clock):
