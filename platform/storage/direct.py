@@ -35,7 +35,7 @@ from licheng.storage.filenames import normalise_filename
 from licheng.storage.keys import new_blob_key
 from licheng.storage.limits import UploadLimits
 from licheng.storage.models import BlobState, StoredBlob
-from licheng.storage.service import _abandon, _finish, _record_intent, _shielded, _upload_owner, parse_category
+from licheng.storage.service import _abandon, _record_intent, _shielded, _upload_owner, parse_category, settle_checked
 from licheng.storage.sniff import HEAD_BYTES
 from licheng.tenants.actor import Actor
 
@@ -112,13 +112,10 @@ async def complete_direct_upload(actor: Actor, store: BlobStore, upload_id: int,
         )  # fmt: skip
     try:
         checked = await _verify(store, row, stat.size, limits)
-        await _finish(row, checked, limits)
     except BaseException:
         await _shielded(_abandon(store, row))
         raise
-    row.state, row.size, row.sha256 = BlobState.PENDING, checked.size, checked.sha256
-    row.kind, row.mime, row.flags = checked.kind, checked.mime, list(checked.flags)
-    return row
+    return await settle_checked(store, row, checked, limits)
 
 
 async def _verify(store: BlobStore, row: StoredBlob, size: int, limits: UploadLimits) -> CheckedUpload:

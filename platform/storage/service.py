@@ -148,6 +148,11 @@ async def receive_upload(
     except BaseException:
         await _shielded(_abandon_intent(store, intent))  # the store already removed what it wrote
         raise
+    return await settle_checked(store, row, checked, limits)
+
+
+async def settle_checked(store: BlobStore, row: StoredBlob, checked: CheckedUpload, limits: UploadLimits) -> StoredBlob:
+    """Charge and commit a checked upload as PENDING; if that fails, remove blob, row and charge."""
     try:
         await _finish(row, checked, limits)
     except BaseException:
