@@ -42,6 +42,8 @@ STEPS: list[Step] = [
     Step("0006_jobs", create_missing_tables),
     # Tables of plugins (the `licheng.models` entry points) and of features added since 0006.
     Step("0007_plugin_tables", create_missing_tables),
+    # portfolio_receipt_comparison (receipts compared item by item with the snapshot): a new table, no ALTER.
+    Step("0008_receipt_comparison", create_missing_tables),
 ]
 
 

@@ -54,6 +54,7 @@ class PortfolioPolicy:
     upload_days_after_ceremony: int
     upload_days_after_ceremony_grade12_term2: int
     certification_days_after_upload: int
+    records_days_after_ceremony: int
     performance_deadline: str
     selection_opens: str
     selection_closes: str
@@ -93,6 +94,10 @@ class TermSummary:
             return None
         calendar, policy, grade = self.dated
         return PortfolioWindow.of(calendar.certification(policy, self.term, grade))
+
+    @strawberry.field(description="When staff enter the term's basic data and course records (學校登錄).")
+    def records_window(self) -> PortfolioWindow | None:
+        return PortfolioWindow.of(self.dated[0].records(self.dated[1], self.term)) if self.dated else None
 
 
 @strawberry.type(description="Counts against the year's caps and the storage quota.")
@@ -222,7 +227,7 @@ class Portfolio:
             selected_performances_cap=policy.selected_performances_cap, storage_used_bytes=used, quota_bytes=policy.quota_bytes,
         )  # fmt: skip
 
-    @strawberry.field(description="The year's windows: per term (upload, certification) and yearly.")
+    @strawberry.field(description="The year's windows: per term (upload, certification, records) and yearly.")
     async def windows(self, info: Info) -> list[PortfolioWindow]:
         context = await _context(info, self.school_pk, self.academic_year)
         grade = next((r.grade for r in await self._record_rows(info)), None)

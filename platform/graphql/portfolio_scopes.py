@@ -23,6 +23,7 @@ PORTFOLIO_SCOPES: dict[str, str | None] = {
     "Query.certificationQueue": READ,
     "Query.counselingRecords": READ,
     "Query.myReceipts": READ,
+    "Query.receiptLines": READ,
     "Query.substitutes": "school:read",
     "Query.submissionBatches": ADMIN,
     "Query.schoolPolicyOverrides": ADMIN,

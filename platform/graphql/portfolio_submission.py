@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,6 +23,53 @@ BatchStatus = strawberry.enum(models.BatchStatus, name="SubmissionBatchStatus")
 BatchScope = strawberry.enum(models.BatchScope, name="SubmissionBatchScope")
 _ITEM_TYPES = {"CourseOutcome": "outcome", "DiversePerformance": "performance", "CourseRecord": "course_record",
                "CadreRecord": "cadre", "EnrolmentRecord": "enrolment"}  # fmt: skip
+_TYPE_NAMES = {item_type: type_name for type_name, item_type in _ITEM_TYPES.items()}
+
+
+@strawberry.enum(description="What the central database's receipt list says of one submitted item.")
+class ReceiptLineStatus(Enum):
+    RECEIVED = "received"  # reference and checksum match what was frozen (or no checksum was given: see verified)
+    MISMATCH = "mismatch"  # received, but the content it holds differs from what was frozen
+    MISSING = "missing"  # no line for the item, or the central side refused it
+    UNEXPECTED = "unexpected"  # a line naming no item of the batch (or a second line for one)
+
+
+@strawberry.type(description="One line of a receipt (收訖明細) compared with the frozen item, worded for the student.")
+class ReceiptItemLine:
+    item_type: str | None
+    item_id: strawberry.ID | None = strawberry.field(description="The item's global ID; null for a line naming no item.")
+    reference: str = strawberry.field(description="The item's stable reference, as the rosters and the central side name it.")
+    status: ReceiptLineStatus
+    verified: bool = strawberry.field(description="The central side's checksum was compared (false: none was given).")
+    central_status: str | None = strawberry.field(description="The central side's own word: received or rejected; null when it said nothing.")
+    checksum: str = strawberry.field(description="The checksum the central side reported for what it holds.")
+    note: str
+    where: str = strawberry.field(description="The central side's position of the line (roster and row), when it gave one.")
+    message_zh: str
+    message_en: str
+
+    @staticmethod
+    def of(line: dict[str, Any]) -> ReceiptItemLine:
+        type_name = _TYPE_NAMES.get(str(line.get("item_type")))
+        item_id = line.get("item_id")
+        zh, en = receipts.line_wording(line)
+        return ReceiptItemLine(
+            item_type=line.get("item_type") or None, item_id=to_global_id(type_name, int(item_id)) if type_name and item_id is not None else None,
+            reference=str(line.get("reference") or ""), status=ReceiptLineStatus(line.get("status", "unexpected")),
+            verified=bool(line.get("verified")), central_status=line.get("central_status"), checksum=str(line.get("checksum") or ""),
+            note=str(line.get("note") or ""), where=str(line.get("where") or ""), message_zh=zh, message_en=en,
+        )  # fmt: skip
+
+
+@strawberry.type(description="Staff: a batch's receipt list compared with its snapshot, item by item.")
+class ReceiptComparison:
+    received: int
+    mismatch: int
+    missing: int
+    unexpected: int = strawberry.field(description="Lines naming no item of the batch: in students' receipts and unplaced.")
+    unverified: int = strawberry.field(description="Of the received, those the central side gave no checksum for.")
+    unplaced: list[ReceiptItemLine] = strawberry.field(description="Unexpected lines naming no student of the batch.")
+    compared_at: datetime
 
 
 @strawberry.type(description="An immutable snapshot sent to the central database (學習歷程中央資料庫).")
@@ -72,6 +121,21 @@ class SubmissionBatch(Node):
     async def last_error(self, info: Info) -> str | None:
         return (await self._delivery(info)).last_error
 
+    @strawberry.field(description="Staff: how many items the central database received, holds altered, lacks, or lists unexpectedly; null before receipts.")
+    async def receipt_comparison(self, info: Info) -> ReceiptComparison | None:
+        actor = info.context.actor
+
+        async def batch(keys: list[int]) -> list[models.ReceiptComparison | None]:
+            found = await receipts.receipt_comparisons(actor, keys)
+            return [found[key] for key in keys]
+
+        row = await loader(info, "portfolio.batch_receipt_comparison", batch).load(self.pk)
+        if row is None:
+            return None
+        return ReceiptComparison(received=row.received, mismatch=row.mismatch, missing=row.missing, unexpected=row.unexpected,
+                                 unverified=row.unverified, unplaced=[ReceiptItemLine.of(line) for line in row.unplaced],
+                                 compared_at=row.compared_at)  # fmt: skip
+
     @strawberry.field(description="Receipts per student; filter by status, e.g. DISPUTED to fix.")
     async def receipts(self, info: Info, status: ReceiptStatusEnum | None = None) -> list[Receipt]:  # type: ignore[valid-type]
         actor = info.context.actor
@@ -100,9 +164,13 @@ async def _batch_node(info: Info, pk: int) -> SubmissionBatch:
 @strawberry.input
 class ReceiptLineInput:
     student_id: strawberry.ID
-    item_id: strawberry.ID = strawberry.field(description="The global ID of the outcome, performance or record.")
+    item_id: strawberry.ID | None = strawberry.field(default=None, description="The global ID of the outcome, performance or record (or give reference).")
     status: str = strawberry.field(description="received or rejected")
     note: str = ""
+    reference: str | None = strawberry.field(default=None, description="The item's reference as the central side echoed it.")
+    checksum: str | None = strawberry.field(
+        default=None, description="The checksum the central side reports for the item: compared with its frozen content_sha256."
+    )
 
 
 @strawberry.type(description="The school's policy layer from an academic year on.")
@@ -124,6 +192,13 @@ class SubmissionQuery:
     async def my_receipts(self, info: Info, academic_year: int | None = None) -> list[Receipt]:
         return [Receipt.of(r) for r in await _with_batch(await receipts.my_receipts(info.context.actor, academic_year))]
 
+    @strawberry.field(
+        permission_classes=[InSchool],
+        description="A receipt's lines compared with the frozen items, with zh/en wording: the student himself, his parents, homeroom teacher, counselors, staff.",
+    )
+    async def receipt_lines(self, info: Info, receipt_id: strawberry.ID) -> list[ReceiptItemLine]:
+        return [ReceiptItemLine.of(line) for line in await receipts.receipt_lines(info.context.actor, pk_of(receipt_id, "Receipt"))]
+
     @strawberry.field(permission_classes=[InSchool], description="The school's own policy layers (overrides by year).")
     async def school_policy_overrides(self, info: Info) -> list[SchoolPolicyOverride]:
         rows = await school_overrides(info.context.actor)
@@ -144,10 +219,16 @@ class SubmissionMutation:
     async def record_receipts(self, info: Info, batch_id: strawberry.ID, lines: list[ReceiptLineInput]) -> SubmissionBatch:
         parsed = []
         for line in lines:
-            type_name, item_pk = from_global_id(line.item_id)
-            if type_name not in _ITEM_TYPES:
-                raise InvalidInput("item_id", "不是可提交的項目", "Not a submitted item")
-            parsed.append(ReceiptLine(pk_of(line.student_id, "Person"), _ITEM_TYPES[type_name], item_pk, line.status, line.note))
+            item_type, item_pk = "", None
+            if line.item_id is not None:
+                type_name, item_pk = from_global_id(line.item_id)
+                if type_name not in _ITEM_TYPES:
+                    raise InvalidInput("item_id", "不是可提交的項目", "Not a submitted item")
+                item_type = _ITEM_TYPES[type_name]
+            elif not line.reference:
+                raise InvalidInput("item_id", "每一列須指明項目（itemId 或 reference）", "Each line names its item (itemId or reference)")
+            parsed.append(ReceiptLine(pk_of(line.student_id, "Person"), item_type, item_pk, line.status, line.note[:200],
+                                      reference=(line.reference or "")[:64], checksum=(line.checksum or "").strip().lower()[:64]))  # fmt: skip
         pk = pk_of(batch_id, "SubmissionBatch")
         await receipts.record_receipts(info.context.actor, pk, parsed)
         return SubmissionBatch.of(await submission.get_batch(info.context.actor, pk))

@@ -1,15 +1,19 @@
 """Receipts (收訖明細): the central database's list of what it received, answered by each student.
 
 Staff record the receipt list (imported by hand or collected through the
-submission adapter); every student of the batch gets a receipt and, within the
+submission adapter). It is compared with the frozen snapshot item by item
+(``compare``): each item is received, mismatch (the central side holds other
+content) or missing, and a line naming no item is kept as unexpected, never
+dropped. Every student of the batch gets a receipt and, within the
 receipt review window (at least 3 days from recording), confirms it (收訖) or
 disputes it with a reason. Staff see the disputes, fix them (補件) and resubmit.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,33 +21,148 @@ from tortoise.transactions import in_transaction
 
 from licheng.errors import InvalidInput, LichengError, NotFound
 from licheng.portfolio import clock
-from licheng.portfolio.access import require_student
-from licheng.portfolio.models import BatchStatus, Receipt, ReceiptStatus, SubmissionBatch, SubmissionItem
+from licheng.portfolio.access import require_student, viewable_student
+from licheng.portfolio.models import BatchStatus, Receipt, ReceiptComparison, ReceiptStatus, SubmissionBatch, SubmissionItem
 from licheng.portfolio.policy import policy_for
 from licheng.portfolio.submission import adapter_of, get_batch, no_adapter
-from licheng.portfolio.submission_port import ReceiptLine, SubmissionTicket
+from licheng.portfolio.submission_port import ReceiptLine, SubmissionTicket, item_reference
 from licheng.portfolio.windows import calendar_for
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
-from licheng.tenants.models import Role
+from licheng.tenants.models import Role, School
 
 REASON_MAX = 300
 
 
+LINE_STATUSES = ("received", "mismatch", "missing", "unexpected")
+
+# What the student reads per line (zh-TW, English): the central side's answer about one item.
+_WORDING: dict[str, tuple[str, str]] = {
+    "received": ("中央資料庫已收到，內容與提交時相同", "Received by the central database, identical to what was submitted"),
+    "unverified": ("中央資料庫已收到（未附檢查碼，內容未比對）", "Received by the central database (no checksum given: content not compared)"),
+    "mismatch": ("中央資料庫收到的內容與提交時不同", "The central database holds content that differs from what was submitted"),
+    "missing": ("中央資料庫未列出此項目", "The central database does not list this item"),
+    "refused": ("中央資料庫退回此項目", "The central database refused this item"),
+    "unexpected": ("中央資料庫列出一筆不在此次提交中的資料", "The central database lists a row that was not in this submission"),
+}  # fmt: skip
+
+
+def normalized(line: dict[str, Any]) -> dict[str, Any]:
+    """A stored line in today's shape: lines recorded before the item-by-item comparison held only
+    the central side's word (received | rejected) and no checksum."""
+    if "central_status" in line:
+        return line
+    said = line.get("status")
+    return {**line, "central_status": said, "status": "received" if said == "received" else "missing",
+            "verified": False, "reference": "", "checksum": "", "where": ""}  # fmt: skip
+
+
+def line_wording(line: dict[str, Any]) -> tuple[str, str]:
+    """The zh-TW and English sentence for a stored receipt line."""
+    status = str(line.get("status"))
+    if status == "received" and not line.get("verified"):
+        return _WORDING["unverified"]
+    if status == "missing" and line.get("central_status") == "rejected":
+        return _WORDING["refused"]
+    return _WORDING.get(status, _WORDING["unexpected"])
+
+
+@dataclass(frozen=True)
+class _Frozen:
+    student_id: int
+    item_type: str
+    item_id: int
+    content_sha256: str
+    reference: str
+
+
+def _unexpected(line: ReceiptLine, why: str = "") -> dict[str, Any]:
+    return {"item_type": line.item_type, "item_id": line.item_id, "reference": line.reference[:64], "status": "unexpected",
+            "central_status": line.status, "checksum": line.checksum[:64], "verified": False,
+            "note": (why or line.note)[:200], "where": line.where[:100]}  # fmt: skip
+
+
+def _judged(item: _Frozen, line: ReceiptLine | None) -> dict[str, Any]:
+    """One frozen item against the line that names it (if any)."""
+    entry: dict[str, Any] = {"item_type": item.item_type, "item_id": item.item_id, "reference": item.reference,
+                             "central_status": None, "checksum": "", "verified": False, "note": "", "where": ""}  # fmt: skip
+    if line is None:
+        return {**entry, "status": "missing"}
+    entry.update(central_status=line.status, checksum=line.checksum[:64], note=line.note[:200], where=line.where[:100])
+    if line.status != "received":
+        return {**entry, "status": "missing"}  # the central side refused the row: it does not hold it
+    verdict = line.checksum_ok if line.checksum_ok is not None else (line.checksum == item.content_sha256 if line.checksum else None)
+    if verdict is None:
+        return {**entry, "status": "received"}
+    return {**entry, "status": "received" if verdict else "mismatch", "verified": True}
+
+
+def compare(items: list[_Frozen], lines: Iterable[ReceiptLine]) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """The receipt list against the snapshot, item by item: each student's lines, and the unplaced ones.
+
+    A line names its item by reference, else by type and id; the first line
+    naming an item judges it, a second one is unexpected (a duplicate). A line
+    naming no item of the batch (or another student's) is unexpected, in its
+    student's receipt when the student is in the batch, else unplaced.
+    """
+    by_ref = {item.reference: item for item in items}
+    by_key = {(item.item_type, item.item_id): item for item in items}
+    taken: dict[str, ReceiptLine] = {}
+    extra: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    unplaced: list[dict[str, Any]] = []
+    students = {item.student_id for item in items}
+    for line in lines:
+        item = by_ref.get(line.reference) if line.reference else by_key.get((line.item_type, line.item_id or 0))
+        if item is not None and line.student_id is not None and line.student_id != item.student_id:
+            item = None
+        if item is None or item.reference in taken:
+            entry = _unexpected(line, "" if item is None else "duplicate line / 重複列出")
+            owner = line.student_id if line.student_id is not None else (item.student_id if item is not None else None)
+            (extra[owner] if owner in students and owner is not None else unplaced).append(entry)
+            continue
+        taken[item.reference] = line
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        out[item.student_id].append(_judged(item, taken.get(item.reference)))
+    for student_id, entries in extra.items():
+        out[student_id].extend(entries)
+    return out, unplaced
+
+
+def tally(lines: Iterable[dict[str, Any]]) -> Counter[str]:
+    """Lines per status, and ``unverified`` for those received without a checksum."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        counts[str(line.get("status"))] += 1
+        if line.get("status") == "received" and not line.get("verified"):
+            counts["unverified"] += 1
+    return counts
+
+
+async def _frozen_items(batch: SubmissionBatch) -> list[_Frozen]:
+    code = (await School.get(id=batch.school_id)).code
+    rows: list[Any] = await SubmissionItem.filter(batch_id=batch.id).order_by("id").values_list(
+        "student_id", "item_type", "item_id", "content_sha256"
+    )
+    return [_Frozen(int(s), str(t), int(i), str(c), item_reference(code, str(t), int(i))) for s, t, i, c in rows]
+
+
 async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLine]) -> list[Receipt]:
-    """Record the receipt list of a submitted batch: one receipt per student of the batch."""
+    """Record the receipt list of a submitted batch, compared with the snapshot: one receipt per student.
+
+    Every frozen item gets a line (received, mismatch or missing), lines naming
+    no item are kept as unexpected; the batch's counts are kept for staff
+    (``ReceiptComparison``).
+    """
     batch = await get_batch(actor, batch_id)
     if batch.status not in (BatchStatus.SUBMITTED, BatchStatus.RECEIPTS):
         raise LichengError("BATCH_NOT_SUBMITTED", "批次尚未提交，不能登錄收訖明細", "Record receipts of a submitted batch only")
-    student_rows: list[Any] = await SubmissionItem.filter(batch_id=batch.id).values_list("student_id", flat=True)
-    students = {int(s) for s in student_rows}
-    by_student: dict[int, list[dict[str, object]]] = defaultdict(list)
-    for line in lines:
-        if line.student_id not in students:
-            raise InvalidInput("receipts", "收訖明細含有不在此批次的學生", "A receipt line names a student not in this batch")
-        by_student[line.student_id].append(
-            {"item_type": line.item_type, "item_id": line.item_id, "status": line.status, "note": line.note[:200]}
-        )
+    items = await _frozen_items(batch)
+    students = {item.student_id for item in items}
+    lines = list(lines)
+    if any(line.student_id is not None and line.student_id not in students for line in lines):
+        raise InvalidInput("receipts", "收訖明細含有不在此批次的學生", "A receipt line names a student not in this batch")
+    by_student, unplaced = compare(items, lines)
     now = clock.now()
     policy = await policy_for(batch.school_id, batch.academic_year)
     window = (await calendar_for(batch.school_id, batch.academic_year)).receipt_review(policy, now)
@@ -59,11 +178,16 @@ async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLi
                 row = await Receipt.create(school_id=batch.school_id, batch_id=batch.id, student_id=student_id, **values)
             else:
                 await Receipt.filter(id=row.id).update(**values)
+                row.lines = values["lines"]
             out.append(row)
+        counts = tally([*(normalized(line) for r in out for line in r.lines), *unplaced])
+        summary: dict[str, Any] = {name: counts[name] for name in (*LINE_STATUSES, "unverified")}
+        await ReceiptComparison.filter(batch_id=batch.id).delete()
+        await ReceiptComparison.create(school_id=batch.school_id, batch_id=batch.id, unplaced=unplaced, compared_at=now, **summary)
         batch.status, batch.receipts_recorded_at = BatchStatus.RECEIPTS, now
         await batch.save(update_fields=["status", "receipts_recorded_at"])
         await audit.record(actor, "record_receipts", "submission_batch", batch.id,
-                           changes={"students": len(students), "review_closes_on": str(window.closes_on)})  # fmt: skip
+                           changes={"students": len(students), "review_closes_on": str(window.closes_on), **summary})  # fmt: skip
     return out
 
 
@@ -188,4 +312,23 @@ async def receipts_of_batches(actor: Actor, batch_ids: list[int]) -> dict[int, l
     out: dict[int, list[Receipt]] = {batch_id: [] for batch_id in batch_ids}
     for row in await Receipt.filter(school_id=school_id, batch_id__in=batch_ids).select_related("batch").order_by("student_id"):
         out[row.batch_id].append(row)
+    return out
+
+
+async def receipt_lines(actor: Actor, receipt_id: int) -> list[dict[str, Any]]:
+    """A receipt's lines (``line_wording`` words each one): for the student himself and those who
+    may read his portfolio (parents, his homeroom teacher, counselors, staff). Anyone else: NotFound."""
+    row = await Receipt.get_or_none(id=receipt_id, school_id=actor.require_school())
+    if row is None:
+        raise NotFound("receipt", "收訖明細")
+    await viewable_student(actor, row.student_id)
+    return [normalized(line) for line in row.lines]
+
+
+async def receipt_comparisons(actor: Actor, batch_ids: list[int]) -> dict[int, ReceiptComparison | None]:
+    """Staff: the comparison of several batches (counts, unplaced lines) in one query; None before receipts."""
+    school_id = actor.require_role(Role.STAFF)
+    out: dict[int, ReceiptComparison | None] = {batch_id: None for batch_id in batch_ids}
+    for row in await ReceiptComparison.filter(school_id=school_id, batch_id__in=batch_ids):
+        out[row.batch_id] = row
     return out

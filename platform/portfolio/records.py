@@ -1,9 +1,11 @@
 """Basic data and course records, entered by the school (基本資料、修課紀錄).
 
 Staff write enrolment, cadre and course records (one at a time here, or in bulk
-with ``records_import``); course-counseling records are in ``counseling``. Once a
-submission batch took a row it is frozen: a correction is an explicit 補件
-(``correct_record``) that adds a new row and keeps the old one.
+with ``records_import``); course-counseling records are in ``counseling``. A
+term's records are written in the term's records window (``SchoolCalendar.records``);
+once it closed, or once a submission batch took a row, the row is final: a
+correction is an explicit 補件 (``correct_record``) that adds a new row and keeps
+the old one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from licheng.errors import InvalidInput, LichengError, NotFound
-from licheng.portfolio import clock
+from licheng.portfolio import clock, reads
 from licheng.portfolio.access import student_in_school
 from licheng.portfolio.errors import Immutable
 from licheng.portfolio.models import (
@@ -29,6 +31,8 @@ from licheng.portfolio.models import (
     EnrolmentStatus,
     LateAddition,
 )
+from licheng.portfolio.policy import Policy, policy_with
+from licheng.portfolio.windows import SchoolCalendar, Window, calendar_of
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
 from licheng.tenants.models import Membership, Person, Role
@@ -72,6 +76,27 @@ def ensure_mutable(row: Any, what_en: str, what_zh: str) -> None:
         raise Immutable(what_en, what_zh, "submitted")
 
 
+class RecordWindows:
+    """The records window of each (school, year, term), resolved once per year: an import of a
+    thousand rows reads the calendar and the policy once per academic year, not once per row."""
+
+    def __init__(self) -> None:
+        self._years: dict[tuple[int, int], tuple[Policy, SchoolCalendar]] = {}
+
+    async def of(self, school_id: int, academic_year: int, term: int) -> Window:
+        key = (school_id, academic_year)
+        if key not in self._years:
+            zone, terms, override = await reads.year_rows(school_id, academic_year)  # calendar and school layer at once
+            policy = await policy_with(school_id, academic_year, override)
+            self._years[key] = (policy, calendar_of(school_id, academic_year, zone, terms))
+        policy, calendar = self._years[key]
+        return calendar.records(policy, term)
+
+    async def require_open(self, school_id: int, academic_year: int, term: int) -> None:
+        """WINDOW_CLOSED (window "records", its dates) outside it; TERM_NOT_SET without a calendar."""
+        (await self.of(school_id, academic_year, term)).require_open()
+
+
 async def _teacher(school_id: int, teacher_id: int | None) -> int | None:
     if teacher_id is None:
         return None
@@ -80,17 +105,24 @@ async def _teacher(school_id: int, teacher_id: int | None) -> int | None:
     return teacher_id
 
 
-async def _upsert(actor: Actor, kind: str, lookup: dict[str, Any], values: dict[str, Any]) -> tuple[Any, bool]:
-    """Create or update the live row (not superseded) found by ``lookup``; frozen rows refuse."""
+async def _upsert(actor: Actor, kind: str, lookup: dict[str, Any], values: dict[str, Any],
+                  windows: RecordWindows | None) -> tuple[Any, bool]:  # fmt: skip
+    """Create or update the live row (not superseded) found by ``lookup``; frozen rows refuse, and
+    so does any write outside the term's records window. Saving what is already stored writes
+    nothing and is not refused, so a re-import of a whole year's export stays possible."""
     model = RECORD_MODELS[kind]
+    windows = windows or RecordWindows()
+    when = (lookup["school_id"], lookup["academic_year"], lookup["term"])
     row: Any = await model.filter(**lookup, superseded_at=None).first()
     if row is None:
+        await windows.require_open(*when)
         row = await model.create(**lookup, **values)
         await audit.record(actor, f"create_{kind}", kind, row.id, student_id=lookup["student_id"], changes=_plain(values))
         return row, True
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if changed:
         ensure_mutable(row, *_WHAT[kind])
+        await windows.require_open(*when)
         await model.filter(id=row.id).update(**changed)
         for key, value in changed.items():
             setattr(row, key, value)
@@ -117,6 +149,7 @@ def parse_score(value: Any) -> Decimal | None:
 async def save_course_record(
     actor: Actor, *, student_id: int, academic_year: int, term: int, course_code: str, subject_name: str,
     grade: int, credits: int, score: Any = None, passed: bool | None = None, teacher_id: int | None = None,
+    windows: RecordWindows | None = None,
 ) -> CourseRecord:  # fmt: skip
     """Register or update a course record (修課紀錄); the course code is the 23-character 課程代碼."""
     school_id = actor.require_role(Role.STAFF)
@@ -133,13 +166,13 @@ async def save_course_record(
         "score": parse_score(score), "passed": passed, "teacher_id": await _teacher(school_id, teacher_id),
     }  # fmt: skip
     lookup = {"school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term, "course_code": code}
-    row, _ = await _upsert(actor, "course_record", lookup, values)
+    row, _ = await _upsert(actor, "course_record", lookup, values, windows)
     return row  # type: ignore[return-value]
 
 
 async def save_cadre_record(
     actor: Actor, *, student_id: int, academic_year: int, term: int, level: CadreLevel, unit: str, position: str,
-    starts_on: date, ends_on: date | None = None,
+    starts_on: date, ends_on: date | None = None, windows: RecordWindows | None = None,
 ) -> CadreRecord:  # fmt: skip
     """Register a cadre post (校級/班級/社團幹部): it goes with basic data and is not among the 10."""
     school_id = actor.require_role(Role.STAFF)
@@ -151,13 +184,15 @@ async def save_cadre_record(
         "school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term,
         "unit": clean_text("unit", unit, 100), "position": clean_text("position", position, 50),
     }  # fmt: skip
-    row, _ = await _upsert(actor, "cadre", lookup, {"level": CadreLevel(level), "starts_on": starts_on, "ends_on": ends_on})
+    values = {"level": CadreLevel(level), "starts_on": starts_on, "ends_on": ends_on}
+    row, _ = await _upsert(actor, "cadre", lookup, values, windows)
     return row  # type: ignore[return-value]
 
 
 async def save_enrolment(
     actor: Actor, *, student_id: int, academic_year: int, term: int, grade: int, class_code: str,
     seat: int | None = None, department: str | None = None, status: EnrolmentStatus = EnrolmentStatus.ENROLLED,
+    windows: RecordWindows | None = None,
 ) -> EnrolmentRecord:  # fmt: skip
     """Register a student's enrolment data (學籍資料) for a term."""
     school_id = actor.require_role(Role.STAFF)
@@ -171,7 +206,7 @@ async def save_enrolment(
         "department": clean_text("department", department, 50, required=False), "status": EnrolmentStatus(status),
     }  # fmt: skip
     lookup = {"school_id": school_id, "student_id": student_id, "academic_year": academic_year, "term": term}
-    row, _ = await _upsert(actor, "enrolment", lookup, values)
+    row, _ = await _upsert(actor, "enrolment", lookup, values, windows)
     return row  # type: ignore[return-value]
 
 
@@ -185,10 +220,12 @@ async def get_record(actor: Actor, kind: str, record_id: int) -> Any:
 
 
 async def delete_record(actor: Actor, kind: str, record_id: int) -> None:
-    """Staff remove a wrongly entered row, only before any submission took it."""
+    """Staff remove a wrongly entered row, only in its term's records window and before any
+    submission took it."""
     actor.require_role(Role.STAFF)
     row = await get_record(actor, kind, record_id)
     ensure_mutable(row, *_WHAT[kind])
+    await RecordWindows().require_open(row.school_id, row.academic_year, row.term)
     if kind == "course_record" and await CourseOutcome.exists(course_record_id=row.id):
         raise LichengError("RECORD_IN_USE", "已有學生的課程學習成果連結此修課紀錄", "Course outcomes are attached to this course record")
     await row.delete()
@@ -196,9 +233,14 @@ async def delete_record(actor: Actor, kind: str, record_id: int) -> None:
 
 
 async def correct_record(actor: Actor, kind: str, record_id: int, reason: str, changes: dict[str, Any]) -> Any:
-    """補件: a staff correction of a frozen row. A new row supersedes it; the old one stays as it was."""
+    """補件: a staff correction of a row that is final (its window closed, or a submission took it).
+    Works in any window: a new row supersedes the old one, which stays as it was (and so does any
+    submission's snapshot of it); the new row carries the reason (``late_reason``), a LateAddition
+    entry and an audit entry name who and when."""
     school_id = actor.require_role(Role.STAFF)
     reason_text = clean_text("reason", reason, 200)
+    if not changes:
+        raise InvalidInput("changes", "請指定要更正的欄位", "Name at least one field to correct")
     old = await get_record(actor, kind, record_id)
     if old.superseded_at is not None:
         raise Immutable(*_WHAT[kind], "superseded")

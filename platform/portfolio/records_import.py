@@ -4,6 +4,9 @@ Same approach as the people import (``licheng.tenants.importer``): UTF-8 or
 Big5 detected, every row validated, a dry run writes nothing, one bad row
 writes nothing at all, and a re-import updates rows by their natural key
 (student number + year + term + course code, ...) instead of duplicating.
+A row of a term whose records window is not open is a row error (WINDOW_CLOSED,
+naming the window and its dates), so it too writes nothing; a row equal to what
+is stored changes nothing and passes, so a whole year's export can be re-imported.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from licheng.errors import LichengError
 from licheng.portfolio.models import CadreLevel, EnrolmentStatus
-from licheng.portfolio.records import save_cadre_record, save_course_record, save_enrolment
+from licheng.portfolio.records import RecordWindows, save_cadre_record, save_course_record, save_enrolment
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
 from licheng.tenants.importer import RowError, read_csv
@@ -103,7 +106,7 @@ def _passed(value: str) -> bool | None:
 
 
 async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, dry_run: bool = False) -> RecordImportReport:
-    """Import one CSV of school records; staff only. Any row error writes nothing."""
+    """Import one CSV of school records; staff only. Any row error (a closed window too) writes nothing."""
     school_id = actor.require_role(Role.STAFF)
     kind = RecordImportKind(kind)
     rows, encoding = parse(kind, data)
@@ -111,12 +114,13 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
     numbers = {r.get("student_number", "") for r in rows} | {r.get("teacher_staff_number", "") for r in rows}
     students = dict(await Person.filter(school_id=school_id, student_number__in=list(numbers)).values_list("student_number", "id"))
     teachers = dict(await Person.filter(school_id=school_id, staff_number__in=list(numbers)).values_list("staff_number", "id"))
+    windows = RecordWindows()  # each year's calendar and policy read once for the whole file
 
     async def one(row: dict[str, str]) -> None:
         student_id = students.get(row.get("student_number", ""))
         if student_id is None:
             raise _Bad("student_number", "UNKNOWN_STUDENT", "找不到此學號", "No student with this number")
-        common = {"student_id": student_id, "academic_year": _int(row, "academic_year"), "term": _int(row, "term")}
+        common = {"student_id": student_id, "academic_year": _int(row, "academic_year"), "term": _int(row, "term"), "windows": windows}
         if kind == RecordImportKind.ENROLMENT:
             await save_enrolment(actor, **common, grade=_int(row, "grade"), class_code=row["class_code"],
                                  seat=_int(row, "seat") if row.get("seat") else None, department=row.get("department") or None,
@@ -151,6 +155,8 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
                     report.errors.append(RowError(index + 2, *bad.error))
                 except LichengError as error:
                     column = str(error.details.get("field", "")) if error.details else ""
+                    if error.code in ("WINDOW_CLOSED", "TERM_NOT_SET"):
+                        column = "term"  # the row's year and term chose the window
                     report.errors.append(RowError(index + 2, column, error.code, error.message_zh, error.message_en))
             if dry_run or report.errors:
                 raise _Rollback

@@ -9,6 +9,7 @@ registers adapters with ``register_adapter``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +40,22 @@ class BatchSnapshot:
     resubmission_of: int | None = None
     school_id: int | None = None  # the tenant, for adapters that keep their own records per school
 
+    def reference(self, item: SnapshotItem) -> str:
+        """The item's reference as rosters and receipt lines name it (see ``item_reference``)."""
+        return item_reference(self.school_code, item.item_type, item.item_id)
+
+
+def item_reference(school_code: str, item_type: str, item_id: int) -> str:
+    """A stable name for a submitted item, the same in every batch (a resubmission too).
+
+    Derived from the school, the item's type and its id only: no personal data,
+    and nothing the central side could read our row ids or counts from. Unkeyed
+    on purpose: a rotated secret must not rename the items of old batches, and
+    staff importing a receipt list by hand compare the same values.
+    """
+    digest = hashlib.sha256(f"licheng-item|{school_code}|{item_type}|{item_id}".encode()).hexdigest()
+    return "LI" + digest[:30]
+
 
 @dataclass(frozen=True)
 class SubmissionTicket:
@@ -50,13 +67,26 @@ class SubmissionTicket:
 
 @dataclass(frozen=True)
 class ReceiptLine:
-    """One line of the central database's receipt list (收訖明細) for a student."""
+    """One line of the central database's receipt list (收訖明細), as the adapter (or staff) read it.
 
-    student_id: int
+    The core compares the lines with the frozen snapshot item by item
+    (``licheng.portfolio.receipts``): a line names its item by ``reference``
+    (``item_reference``) or, without one, by ``item_type`` and ``item_id``. What
+    the central side holds is judged by ``checksum_ok`` when the adapter checked
+    the content itself (moe_central compares its rows' checksums), else by
+    ``checksum`` against the item's frozen ``content_sha256``; a line with
+    neither is received but unverified.
+    """
+
+    student_id: int | None  # None: the central side names a student who is not in the batch
     item_type: str
-    item_id: int
-    status: str  # received | rejected
+    item_id: int | None  # None: the line names no item we know (kept as unexpected)
+    status: str  # received | rejected: the central side's own word
     note: str = ""
+    reference: str = ""
+    checksum: str = ""  # what the central side reported of the content it holds ("" = nothing)
+    checksum_ok: bool | None = None  # the adapter's verdict, when it compared the content itself
+    where: str = ""  # the central side's position of the line (roster and row), for staff
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 A window is a range of school-local dates, both inclusive: it opens at local
 midnight of its first day and closes at local midnight after its last day
 (Asia/Taipei unless the school says otherwise). Course-outcome windows are per
-term and depend on the student's grade (grade-12 term 2 ends earlier);
-performances, selection and submission are per academic year; a receipt's
-review window starts when the receipt is recorded.
+term and depend on the student's grade (grade-12 term 2 ends earlier); the
+records window (school-entered basic data and course records) is per term for
+every grade; performances, selection and submission are per academic year; a
+receipt's review window starts when the receipt is recorded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from licheng.portfolio.policy import Policy
 NAMES: dict[str, tuple[str, str]] = {
     "upload": ("課程學習成果上傳及提交認證", "course-outcome upload and certification request"),
     "certification": ("教師認證", "teacher certification"),
+    "records": ("學校登錄基本資料及修課紀錄", "school records entry"),
     "performance": ("多元表現上傳", "diverse-performance upload"),
     "selection": ("勾選", "selection"),
     "submission": ("學校提交", "school submission"),
@@ -110,6 +112,13 @@ class SchoolCalendar:
         closes = upload.closes_on + timedelta(days=policy.certification_days_after_upload)
         return Window("certification", self.academic_year, term, upload.opens_on, closes, self.time_zone)
 
+    def records(self, policy: Policy, term: int) -> Window:
+        """Staff enter the term's enrolment, cadre and course records (學籍、幹部、修課紀錄) from the
+        term's start until ``records_days_after_ceremony`` after 休業式; then they are final."""
+        dates = self.term(term)
+        closes = dates.ceremony_on + timedelta(days=policy.records_days_after_ceremony)
+        return Window("records", self.academic_year, term, dates.starts_on, closes, self.time_zone)
+
     def performance(self, policy: Policy) -> Window:
         first = self.terms.get(1)
         opens = first.starts_on if first else date(self.academic_year + 1911, 8, 1)
@@ -141,6 +150,7 @@ class SchoolCalendar:
         for term in sorted(self.terms):
             out.append(self.upload(policy, term, grade or 10))
             out.append(self.certification(policy, term, grade or 10))
+            out.append(self.records(policy, term))
         return out + self.yearly(policy)
 
 

@@ -22,11 +22,12 @@ import httpx
 from tortoise.expressions import F
 
 from licheng.plugins import LichengError
-from licheng.portfolio.submission_port import BatchSnapshot, ReceiptLine, SubmissionStatus, SubmissionTicket
+from licheng.portfolio.submission_port import BatchSnapshot, ReceiptLine, SnapshotItem, SubmissionStatus, SubmissionTicket
 from licheng.tenants.actor import system_actor
 from moe_central.client import CentralClient, CentralUnavailable
-from moe_central.format import BY_NAME, SUPPORTED_VERSIONS
+from moe_central.format import BY_NAME, FORMAT_VERSION, SUPPORTED_VERSIONS, row_checksum, rosters_for
 from moe_central.models import CentralDelivery, DeliveryState
+from moe_central.rosters import expected_rows
 
 
 class NotConfigured(LichengError):
@@ -120,9 +121,12 @@ class CentralAdapter:
         ids = await national_ids_for_submission(actor, sorted({item.student_id for item in snapshot.items}), batch_id=snapshot.batch_id)
         out_dir = Path(tempfile.mkdtemp(prefix=f"licheng-central-{school_id}-{snapshot.batch_id}-"))
         try:
+            version = self.config.format_version
+            if delivery is not None and delivery.format_version in SUPPORTED_VERSIONS:
+                version = delivery.format_version  # a delivery begun in another version stays in it: same package id
             built = await build_package(
                 snapshot, national_ids=ids, file_source=None, central_public_key_pem=central_key,
-                school_private_key_pem=school_key, out_dir=out_dir, now=datetime.now(UTC),
+                school_private_key_pem=school_key, out_dir=out_dir, now=datetime.now(UTC), version=version,
             )  # fmt: skip
             del ids
             if delivery is None:
@@ -171,25 +175,46 @@ class CentralAdapter:
         return SubmissionStatus(done=True, message=f"accepted: {len(lines)} rows received", receipts=receipts)
 
     async def _receipt_lines(self, delivery: CentralDelivery, lines: list[dict[str, Any]]) -> tuple[ReceiptLine, ...]:
-        """Map the central side's lines (roster, student number, row) back to the batch's items.
+        """Name the item of each central line for the core's item-by-item comparison (docs/central.md, "Receipts").
 
-        Rosters list a student's items in the snapshot's order, so the n-th row of
-        a student in a roster is the n-th of his items that roster takes.
+        From version 2 a line echoes the row's ``item_ref`` and the ``row_sha256``
+        of the row the central side stored: the item is the one with that
+        reference, and the checksum is compared here with the row as we sent it
+        (``checksum_ok``). A version-1 line has no reference: it is placed by
+        position (the n-th row of a student in a roster is his n-th item there).
+        A line naming no item stays a line (the core keeps it as unexpected); one
+        naming no student of the batch has no ``student_id``.
         """
         from licheng.portfolio.submission import get_batch, snapshot_of
 
         snapshot = await snapshot_of(await get_batch(system_actor(delivery.school_id), delivery.batch_id))
-        queues: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        for item in snapshot.items:
-            for spec in BY_NAME.values():
-                if item.item_type == spec.item_type and (spec.kind is None or item.content.get("kind") == spec.kind):
-                    queues[(spec.name, item.student_number or "")].append(item)
+        version = delivery.format_version if delivery.format_version in SUPPORTED_VERSIONS else FORMAT_VERSION
+        by_ref: dict[str, tuple[SnapshotItem, str]] = {}
+        queues: dict[tuple[str, str], list[tuple[SnapshotItem, str]]] = defaultdict(list)
+        for spec in rosters_for(snapshot.term):
+            for item, row in expected_rows(spec, snapshot, version):
+                sent = (item, row_checksum(list(row), row))
+                by_ref[snapshot.reference(item)] = sent
+                queues[(spec.name, item.student_number or "")].append(sent)
+        students = {item.student_number: item.student_id for item in snapshot.items if item.student_number}
         out: list[ReceiptLine] = []
         for line in sorted(lines, key=lambda ln: (str(ln.get("roster")), int(ln.get("row") or 0))):
-            queue = queues.get((str(line.get("roster")), str(line.get("student_number") or "")))
-            if not queue:
-                continue  # a row we cannot place: the student sees it missing and disputes
-            item = queue.pop(0)
+            roster, number = str(line.get("roster")), str(line.get("student_number") or "")
+            ref, reported = str(line.get("item_ref") or "")[:64], str(line.get("row_sha256") or "")[:64]
             status = "received" if line.get("status") == "received" else "rejected"
-            out.append(ReceiptLine(item.student_id, item.item_type, item.item_id, status, str(line.get("note") or "")[:200]))
+            note, where = str(line.get("note") or "")[:200], f"{roster[:40]} row {line.get('row')}"
+            if ref:
+                found = by_ref.get(ref)
+            else:
+                queue = queues.get((roster, number))
+                found = queue.pop(0) if queue else None
+            if found is None:
+                known = BY_NAME.get(roster)
+                out.append(ReceiptLine(students.get(number), known.item_type if known else "", None, status, note,
+                                       ref, reported, None, f"{where}, student number {number[:20]}"))  # fmt: skip
+                continue
+            item, expected = found
+            # The student number is in the row's checksum: a row the central side filed under another student is a mismatch.
+            ok = reported == expected if reported else None
+            out.append(ReceiptLine(item.student_id, item.item_type, item.item_id, status, note, snapshot.reference(item), reported, ok, where))
         return tuple(out)

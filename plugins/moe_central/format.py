@@ -6,11 +6,19 @@ manifest and package header. A later version may only *append* columns to a
 roster or add rosters; it never renames, removes or reorders, so a reader of
 version N reads version N+1 files by name. ``columns(roster, version)`` gives
 the columns a version writes.
+
+Version 2 appends two columns to every roster: ``item_ref`` (the item's
+stable reference, ``licheng.portfolio.submission_port.item_reference``) and
+``row_sha256`` (``row_checksum`` of the row), so the central side's receipt
+lines can name each row and say what it holds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +26,9 @@ from licheng.errors import LichengError
 from licheng.portfolio.kinds import KIND_FIELDS, KIND_NAMES
 from licheng.portfolio.models import PerformanceKind
 
-FORMAT_VERSION = "licheng-central/1"
-SUPPORTED_VERSIONS: tuple[str, ...] = (FORMAT_VERSION,)
+FORMAT_VERSION = "licheng-central/1"  # the first version: the default of the functions below
+LATEST_VERSION = "licheng-central/2"  # + item_ref, row_sha256: what the adapter writes unless configured otherwise
+SUPPORTED_VERSIONS: tuple[str, ...] = (FORMAT_VERSION, LATEST_VERSION)
 
 # Every row of every roster starts with these: year (ROC), term (0 = yearly roster),
 # the Ministry's 6-character school code, the national ID, and the school's student number.
@@ -56,6 +65,8 @@ def _c(name: str, zh: str, required: bool = False, since: int = 1) -> Column:
 
 
 FILES = _c("file_sha256", "檔案SHA-256（以空白分隔）")
+# Appended to every roster by version 2 (see the module's docstring).
+ROW_COLUMNS = (_c("item_ref", "項目參照碼", True, since=2), _c("row_sha256", "列檢查碼", True, since=2))
 
 _TERM_ROSTERS: tuple[RosterSpec, ...] = (
     RosterSpec("students", "學生資料名冊", "enrolment", False, (
@@ -90,7 +101,14 @@ def _performance_roster(kind: PerformanceKind) -> RosterSpec:
                       columns, kind=kind.value, detail_fields=tuple(s.name for s in specs))  # fmt: skip
 
 
-ROSTERS: tuple[RosterSpec, ...] = (*_TERM_ROSTERS, _OUTCOMES, *(_performance_roster(k) for k in PerformanceKind))
+def _with_row_columns(spec: RosterSpec) -> RosterSpec:
+    return RosterSpec(spec.name, spec.label_zh, spec.item_type, spec.yearly, (*spec.columns, *ROW_COLUMNS), spec.kind,
+                      spec.detail_fields)  # fmt: skip
+
+
+ROSTERS: tuple[RosterSpec, ...] = tuple(
+    _with_row_columns(spec) for spec in (*_TERM_ROSTERS, _OUTCOMES, *(_performance_roster(k) for k in PerformanceKind))
+)
 BY_NAME: dict[str, RosterSpec] = {spec.name: spec for spec in ROSTERS}
 
 
@@ -118,6 +136,18 @@ def required_columns(spec: RosterSpec, version: str = FORMAT_VERSION) -> tuple[s
     return ("year", "term", "school_code", "national_id") + tuple(
         c.name for c in spec.columns if c.required and c.since <= number
     )
+
+
+# Left out of a row's checksum: the national ID (a hash of it could be searched back from the
+# other columns, and the reference already ties the row to its item) and the checksum itself.
+_NOT_CHECKSUMMED = frozenset({"national_id", "row_sha256"})
+
+
+def row_checksum(header: Sequence[str], row: Mapping[str, str]) -> str:
+    """SHA-256 (hex) of a row's values by column name, as written: the school computes it while
+    building, the central side over the row it stored, so any change to a stored row shows."""
+    pairs = [[name, row.get(name, "")] for name in header if name not in _NOT_CHECKSUMMED]
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
 def roster_filename(school_code: str, year: int, term: int, roster: str, timestamp: str) -> str:

@@ -75,17 +75,17 @@ def package_id_for(snapshot: BatchSnapshot, version: str = FORMAT_VERSION) -> st
 
 
 def _roster_bytes(spec: RosterSpec, snapshot: BatchSnapshot, national_ids: Mapping[int, str], *,
-                  check: bool) -> tuple[Iterator[bytes], list[int]]:  # fmt: skip
+                  check: bool, version: str = FORMAT_VERSION) -> tuple[Iterator[bytes], list[int]]:  # fmt: skip
     """The roster's CSV chunks and a counter of its rows; ``check`` runs the row checks (first pass only)."""
-    header = columns(spec)
+    header = columns(spec, version)
     counter = [0]
 
     def rows() -> Iterator[list[str]]:
-        for row in roster_rows(spec, snapshot, national_ids):
+        for row in roster_rows(spec, snapshot, national_ids, version):
             counter[0] += 1
             if check:
                 check_row(spec, dict(zip(header, row)), line=counter[0], year=snapshot.academic_year, term=snapshot.term,
-                          school_code=snapshot.school_code)  # fmt: skip
+                          school_code=snapshot.school_code, version=version)  # fmt: skip
             yield row
 
     return csv_chunks(header, rows()), counter
@@ -104,21 +104,21 @@ def _file_entries(snapshot: BatchSnapshot) -> list[dict[str, Any]]:
 
 
 async def _manifest(snapshot: BatchSnapshot, national_ids: Mapping[int, str], package_id: str, now: datetime,
-                    with_files: bool) -> dict[str, Any]:  # fmt: skip
+                    with_files: bool, version: str) -> dict[str, Any]:  # fmt: skip
     """First pass: count and hash every roster (rows checked) without keeping it."""
     timestamp = now.astimezone(TAIPEI).strftime("%Y%m%d%H%M%S")
     rosters = []
     for spec in rosters_for(snapshot.term):
-        chunks, counter = _roster_bytes(spec, snapshot, national_ids, check=True)
+        chunks, counter = _roster_bytes(spec, snapshot, national_ids, check=True, version=version)
         digest = hashlib.sha256()
         for chunk in chunks:
             digest.update(chunk)
         filename = roster_filename(snapshot.school_code, snapshot.academic_year, snapshot.term, spec.name, timestamp)
         rosters.append({"name": spec.name, "filename": filename, "rows": counter[0], "sha256": digest.hexdigest(),
-                        "columns": list(columns(spec))})  # fmt: skip
+                        "columns": list(columns(spec, version))})  # fmt: skip
         await asyncio.sleep(0)
     return {
-        "format": FORMAT_VERSION, "package_id": package_id, "school_code": snapshot.school_code,
+        "format": version, "package_id": package_id, "school_code": snapshot.school_code,
         "academic_year": snapshot.academic_year, "term": snapshot.term, "batch_id": snapshot.batch_id,
         "resubmission_of": snapshot.resubmission_of, "content_sha256": snapshot.content_sha256,
         "created_at": now.isoformat(), "items": len(snapshot.items), "rosters": rosters,
@@ -165,12 +165,16 @@ async def _write_file(zf: zipfile.ZipFile, source: FileSource, entry: dict[str, 
 async def build_package(
     snapshot: BatchSnapshot, *, national_ids: Mapping[int, str], file_source: FileSource | None,
     central_public_key_pem: bytes, school_private_key_pem: bytes, out_dir: Path, now: datetime,
+    version: str = FORMAT_VERSION,
 ) -> BuiltPackage:  # fmt: skip
-    """Write the encrypted, signed package of a frozen batch to ``out_dir`` (atomically: a crash leaves no file)."""
+    """Write the encrypted, signed package of a frozen batch to ``out_dir`` (atomically: a crash leaves no file),
+    in the exchange-format ``version`` (one of ``SUPPORTED_VERSIONS``)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    package_id = package_id_for(snapshot)
-    manifest = await _manifest(snapshot, national_ids, package_id, now, file_source is not None)
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"unsupported format version {version!r}")
+    package_id = package_id_for(snapshot, version)
+    manifest = await _manifest(snapshot, national_ids, package_id, now, file_source is not None, version)
     aes_key, prefix = os.urandom(32), os.urandom(crypto.NONCE_PREFIX_SIZE)
     wrapped = crypto.wrap_key(aes_key, central_public_key_pem)
     header = _header(manifest, wrapped, prefix, central_public_key_pem, school_private_key_pem)
@@ -184,7 +188,7 @@ async def build_package(
             with zipfile.ZipFile(sealing, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr(_zinfo(MANIFEST, now, zipfile.ZIP_DEFLATED), json.dumps(manifest, ensure_ascii=False))
                 for entry, spec in zip(manifest["rosters"], rosters_for(snapshot.term)):
-                    chunks, _ = _roster_bytes(spec, snapshot, national_ids, check=False)
+                    chunks, _ = _roster_bytes(spec, snapshot, national_ids, check=False, version=version)
                     digest = hashlib.sha256()
                     with zf.open(_zinfo(entry["filename"], now, zipfile.ZIP_DEFLATED), "w") as member:
                         for chunk in chunks:

@@ -12,7 +12,7 @@ from typing import Any
 
 from licheng.plugins import Plugin, PluginSettings, SecretStr, hookimpl, secret_setting, setting
 from moe_central.adapter import CentralAdapter
-from moe_central.format import FORMAT_VERSION
+from moe_central.format import LATEST_VERSION
 
 # https anywhere; plain http only to this machine (the simulator in tests and the demo).
 ENDPOINT = r"^(https://[^\s]+|http://(127\.0\.0\.1|localhost)(:\d{1,5})?(/[^\s]*)?)$"
@@ -36,8 +36,9 @@ class MoeSettings(PluginSettings):
         help_en="RSA private key that signs each package; its public half is registered at the central side",
     )  # fmt: skip
     format_version: str = setting(
-        FORMAT_VERSION, max_length=40, pattern=r"^licheng-central/\d{1,3}$",
+        LATEST_VERSION, max_length=40, pattern=r"^licheng-central/\d{1,3}$",
         label_zh="交換格式版本", label_en="Exchange-format version",
+        help_en="licheng-central/2 names and checksums every roster row (item-by-item receipts); /1 does not",
     )  # fmt: skip
     connect_timeout: float = setting(5.0, ge=0.1, le=60.0, label_zh="連線逾時（秒）", label_en="Connect timeout (s)")
     request_timeout: float = setting(60.0, ge=0.1, le=600.0, label_zh="請求逾時（秒）", label_en="Request timeout (s)")

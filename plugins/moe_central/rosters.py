@@ -31,10 +31,12 @@ from moe_central.format import (
     rejected,
     required_columns,
     roster_filename,
+    row_checksum,
     year_term,
 )
 
 _NATIONAL_ID = re.compile(r"^[A-Z][A-D1289]\d{8}$")  # shape only: the core validated the check digit on entry
+_ITEM_REF = re.compile(r"^[0-9A-Za-z]{1,64}$")
 _ROWS_PER_CHUNK = 256
 
 
@@ -72,8 +74,6 @@ def roster_rows(
 ) -> Iterator[list[str]]:
     """The rows of one roster, lazily, in the snapshot's order (the header is ``columns(spec, version)``)."""
     header = columns(spec, version)
-    own = header[5:]
-    term = 0 if spec.yearly else snapshot.term
     for item in snapshot.items:
         if not _belongs(spec, item):
             continue
@@ -83,9 +83,27 @@ def roster_rows(
                 "NATIONAL_ID_MISSING", "學生缺少身分證字號，無法送出名冊", "A student has no national ID: the roster cannot be sent",
                 roster=spec.name, student_number=item.student_number or "", student_id=item.student_id,
             )  # fmt: skip
-        values = _values(spec, item)
-        yield [str(snapshot.academic_year), str(term), snapshot.school_code, national_id, item.student_number or "",
-               *(_text(values.get(name)) for name in own)]  # fmt: skip
+        yield _row(spec, snapshot, item, national_id, header)
+
+
+def _row(spec: RosterSpec, snapshot: BatchSnapshot, item: SnapshotItem, national_id: str, header: tuple[str, ...]) -> list[str]:
+    """One item's row; from version 2 with its reference and, last, the checksum of the row."""
+    values = {**_values(spec, item), "item_ref": snapshot.reference(item)}
+    term = 0 if spec.yearly else snapshot.term
+    row = [str(snapshot.academic_year), str(term), snapshot.school_code, national_id, item.student_number or "",
+           *(_text(values.get(name)) for name in header[5:])]  # fmt: skip
+    if "row_sha256" in header:
+        row[header.index("row_sha256")] = row_checksum(header, dict(zip(header, row)))
+    return row
+
+
+def expected_rows(spec: RosterSpec, snapshot: BatchSnapshot, version: str) -> Iterator[tuple[SnapshotItem, dict[str, str]]]:
+    """Each item of a roster with its row as sent, by column name (no national ID: the receipt
+    comparison needs the reference and the checksum, which never include it)."""
+    header = columns(spec, version)
+    for item in snapshot.items:
+        if _belongs(spec, item):
+            yield item, dict(zip(header, _row(spec, snapshot, item, "", header)))
 
 
 def csv_chunks(header: Iterable[str], rows: Iterable[list[str]]) -> Iterator[bytes]:
@@ -139,6 +157,12 @@ def check_row(spec: RosterSpec, row: Mapping[str, str], *, line: int, year: int,
     files = row.get("file_sha256")
     if files and not all(SHA256_HEX.match(sha) for sha in files.split(" ")):
         raise _bad(spec, line, row, "檔案檢查碼格式錯誤", "a file checksum is malformed", "file_sha256")
+    ref = row.get("item_ref")
+    if ref and not _ITEM_REF.match(ref):
+        raise _bad(spec, line, row, "項目參照碼格式錯誤", "the item reference is malformed", "item_ref")
+    checksum = row.get("row_sha256")
+    if checksum and not SHA256_HEX.match(checksum):
+        raise _bad(spec, line, row, "列檢查碼格式錯誤", "the row checksum is malformed", "row_sha256")
     for name in ("starts_on", "ends_on", "announced_on", "obtained_on", "completed_on"):
         value = row.get(name)
         if value and not _is_date(value):

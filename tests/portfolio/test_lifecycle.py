@@ -12,6 +12,7 @@ from licheng.portfolio.models import (
     ItemVersion,
     OutcomeStatus,
     PerformanceKind,
+    ReceiptComparison,
     ReceiptStatus,
     SubmissionItem,
 )
@@ -61,6 +62,12 @@ async def test_an_outcome_and_a_performance_go_from_upload_to_a_confirmed_receip
     assert batch.status == BatchStatus.SUBMITTED and central.received[0].items[0].content_sha256 == items[0].content_sha256
     recorded = await receipts.collect_receipts(staff, batch.id)
     assert recorded is not None and len(recorded) == 1
+    # The fake central side reports no checksums: both items are received, compared by name only.
+    assert [(ln["item_id"], ln["status"], ln["verified"]) for ln in recorded[0].lines] == [
+        (outcome.id, "received", False), (performance.id, "received", False),
+    ]  # fmt: skip
+    comparison = await ReceiptComparison.get(batch_id=batch.id)
+    assert (comparison.received, comparison.unverified, comparison.missing, comparison.mismatch, comparison.unexpected) == (2, 2, 0, 0, 0)
     receipt = await receipts.confirm_receipt(student, recorded[0].id)
     assert receipt.status == ReceiptStatus.CONFIRMED
 

@@ -1,4 +1,5 @@
-"""One test per rule of DOMAIN.md's "Calendar and windows" (lines 60-79), each citing its line and source."""
+"""One test per rule of DOMAIN.md's "Calendar and windows" (lines 60-79), each citing its line and source
+(and the records window, from "The four categories", lines 33-34)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 
 from licheng.errors import LichengError
 from licheng.jobs import run_pending
-from licheng.portfolio import certification, clock as portfolio_clock, outcomes, performances, receipts, records, submission
-from licheng.portfolio.models import CourseOutcome, ItemVersion, LateAddition, PerformanceKind, SubmissionItem
+from licheng.portfolio import certification, clock as portfolio_clock, counseling, outcomes, performances, receipts, records, submission
+from licheng.portfolio.models import CadreLevel, CourseOutcome, CourseRecord, ItemVersion, LateAddition, PerformanceKind, SubmissionItem
 from licheng.portfolio.policy import set_school_policy
 from tests.portfolio.conftest import IN_SUBMISSION, IN_TERM_1, YEAR, at
 
@@ -186,3 +187,45 @@ async def test_what_a_submission_covered_is_immutable_and_corrected_only_by_late
     fixed = await records.correct_record(staff, "course_record", record.id, "學分數登錄錯誤", {"credits": 3})
     assert (fixed.credits, fixed.supersedes_id, fixed.late_reason) == (3, record.id, "學分數登錄錯誤")
     assert (await type(record).get(id=record.id)).credits == 4  # the submitted row is kept as it was
+
+
+async def test_school_records_of_a_term_are_entered_from_its_start_until_30_days_after_the_ceremony(scene, clock):
+    """DOMAIN.md l.33-34: basic data (enrolment, cadre) and course records go to the central database
+    each term [seed]; entered from the term's start until 休業式 + 30 days [inferred], then final."""
+    staff, sid = await scene.staff.actor(), scene.student.person.id
+    cadre = {"student_id": sid, "academic_year": YEAR, "term": 1, "level": CadreLevel.CLUB, "unit": "熱舞社", "position": "社長",
+             "starts_on": date(2026, 9, 1)}  # fmt: skip
+    clock.set(at(2026, 8, 30, 23))
+    error = await _code(records.save_cadre_record(staff, **cadre))
+    assert (error.code, error.details["window"], error.details["opens_on"], error.details["closes_on"]) == (
+        "WINDOW_CLOSED", "records", "2026-08-31", "2027-02-19",
+    )  # fmt: skip
+    clock.set(at(2027, 2, 19, 23))  # the last evening (休業式 2027-01-20 + 30 days)
+    await records.save_cadre_record(staff, **cadre)
+    clock.set(at(2027, 2, 20, 0))
+    enrolment = records.save_enrolment(staff, student_id=sid, academic_year=YEAR, term=1, grade=10, class_code="101")
+    assert (await _code(enrolment)).code == "WINDOW_CLOSED"
+
+
+async def test_school_records_cannot_be_changed_or_deleted_after_their_window_only_corrected_by_late_additions(scene, clock):
+    """DOMAIN.md l.77-79: regularly uploaded data cannot be modified or overwritten later [seed Q1];
+    corrections are flagged late additions (補件) [pub]."""
+    staff, record = await scene.staff.actor(), scene.records["chinese"]
+    clock.set(at(2027, 2, 20, 0))
+    changed = records.save_course_record(staff, student_id=scene.student.person.id, academic_year=YEAR, term=1,
+                                         course_code=record.course_code, subject_name="國語文", grade=10, credits=3)  # fmt: skip
+    assert (await _code(changed)).code == "WINDOW_CLOSED"
+    assert (await _code(records.delete_record(staff, "course_record", record.id))).code == "WINDOW_CLOSED"
+    fixed = await records.correct_record(staff, "course_record", record.id, "學分數登錄錯誤", {"credits": 3})
+    assert (fixed.credits, fixed.late_reason, (await CourseRecord.get(id=record.id)).credits) == (3, "學分數登錄錯誤", 4)
+    assert (await LateAddition.get(item_type="course_record", item_id=fixed.id)).created_by_account_id == scene.staff.account.id
+
+
+async def test_course_counseling_records_never_go_to_the_central_database_so_no_records_window_binds_them(scene, clock):
+    """DOMAIN.md l.34 and l.39-40: course-counseling records never go to the central database; they
+    stay on the school platform [seed]: the counselor keeps writing and correcting them."""
+    clock.set(at(2027, 9, 1))  # both terms' records windows long closed
+    counselor = await scene.counselor.actor()
+    row = await counseling.write_counseling_record(counselor, student_id=scene.student.person.id, academic_year=YEAR, term=1,
+                                                   held_on=date(2026, 11, 1), topic="選修規劃", notes="建議選修物理")  # fmt: skip
+    assert (await counseling.update_counseling_record(counselor, row.id, topic="選修規劃（補記）")).topic == "選修規劃（補記）"

@@ -5,6 +5,7 @@ from licheng.portfolio.models.flow import (
     BatchStatus,
     LateAddition,
     Receipt,
+    ReceiptComparison,
     ReceiptStatus,
     SchoolPolicyOverride,
     SubmissionBatch,
@@ -35,6 +36,6 @@ from licheng.portfolio.models.records import (
 __all__ = [
     "BatchScope", "BatchStatus", "CadreLevel", "CadreRecord", "CounselingRecord", "CourseOutcome", "CourseRecord",
     "Decision", "DiversePerformance", "EnrolmentRecord", "EnrolmentStatus", "FileCategory", "FileState", "ItemVersion",
-    "LateAddition", "OutcomeStatus", "PerformanceKind", "PortfolioFile", "Receipt", "ReceiptStatus",
+    "LateAddition", "OutcomeStatus", "PerformanceKind", "PortfolioFile", "Receipt", "ReceiptComparison", "ReceiptStatus",
     "SchoolPolicyOverride", "StudentCounter", "SubmissionBatch", "SubmissionItem", "SubstituteAssignment",
 ]  # fmt: skip

@@ -107,7 +107,9 @@ class Receipt(Model):
         "portfolio.SubmissionBatch", related_name="receipts", on_delete=fields.CASCADE
     )
     student: fields.ForeignKeyRelation = fields.ForeignKeyField("tenants.Person", related_name=False, on_delete=fields.CASCADE)
-    lines: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)  # [{item_type, item_id, status, note}]
+    # One line per frozen item, then the unexpected ones: [{item_type, item_id, reference, status, central_status,
+    # checksum, verified, note, where}], status received | mismatch | missing | unexpected (receipts.compare).
+    lines: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     status = fields.CharEnumField(ReceiptStatus, max_length=12, default=ReceiptStatus.PENDING)
     reason = fields.CharField(max_length=300, null=True)
     recorded_at = fields.DatetimeField()
@@ -122,6 +124,35 @@ class Receipt(Model):
     class Meta:
         table = "portfolio_receipt"
         unique_together = (("batch", "student"),)
+
+
+class ReceiptComparison(Model):
+    """A batch's receipt list compared with its frozen snapshot, item by item (staff's view of a batch).
+
+    The counts of item lines per status, and the lines that name a student who
+    is not in the batch: they have no receipt to go in, so they are kept here
+    rather than dropped.
+    """
+
+    id = fields.IntField(primary_key=True)
+    school: fields.ForeignKeyRelation = fields.ForeignKeyField("tenants.School", related_name=False, on_delete=fields.CASCADE)
+    batch: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "portfolio.SubmissionBatch", related_name=False, on_delete=fields.CASCADE
+    )
+    received = fields.IntField(default=0)
+    mismatch = fields.IntField(default=0)
+    missing = fields.IntField(default=0)
+    unexpected = fields.IntField(default=0)  # those in students' receipts and those below
+    unverified = fields.IntField(default=0)  # received, but the central side gave no checksum to compare
+    unplaced: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    compared_at = fields.DatetimeField()
+
+    school_id: int
+    batch_id: int
+
+    class Meta:
+        table = "portfolio_receipt_comparison"
+        unique_together = (("batch",),)
 
 
 class LateAddition(Model):

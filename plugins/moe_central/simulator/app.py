@@ -6,7 +6,8 @@ with the first file id), decrypt and validate each package (signature,
 checksums, roster schema, caps of 6 outcomes and 10 performances per student
 per year), keep exactly one accepted package per batch (a resubmission is a
 correction of its batch, not a duplicate), produce a receipt line per roster
-row, and misbehave on demand (``faults``). See docs/central.md, "Simulator and faults".
+row (echoing its item reference and the checksum of the row as stored), and
+misbehave on demand (``faults``, including rows altered, dropped or added). See docs/central.md, "Simulator and faults".
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from moe_central.crypto import generate_rsa_keypair, public_of
-from moe_central.format import PackageRejected
-from moe_central.package import open_package, validate_caps
+from moe_central.format import COMMON_COLUMNS, PackageRejected, row_checksum
+from moe_central.package import OpenedPackage, open_package, validate_caps
 from moe_central.simulator.faults import Faults, parse
 from moe_central.simulator.store import Store
 
@@ -225,10 +226,7 @@ class Central:
             other = self.store.accepted_for_batch(row["school_code"], batch_id)
             if other is not None and other["package_id"] != row["package_id"]:
                 raise PackageRejected("PACKAGE_DUPLICATE_BATCH", "此批次已有受理的封包", "This batch already has an accepted package")
-            lines = [
-                (roster, number, item.get("student_number", ""), "received", "")
-                for roster in opened.rosters() for number, item in enumerate(opened.rows(roster), start=1)
-            ]  # fmt: skip
+            lines = self._stored_lines(opened)
             self.store.decide(file_id, state="accepted", reason=None, batch_id=batch_id,
                               resubmission_of=resubmission_of, lines=lines)  # fmt: skip
         except PackageRejected as refusal:
@@ -243,6 +241,30 @@ class Central:
                               batch_id=batch_id, resubmission_of=resubmission_of)  # fmt: skip
         finally:
             shutil.rmtree(work, ignore_errors=True)  # the clear rosters never stay on disk
+
+    def _stored_lines(self, opened: OpenedPackage) -> list[tuple[str, int, str, str, str, str, str]]:
+        """A receipt line per stored row: its reference, and the checksum of the row as stored (a row fault
+        changes what is stored, never what was sent)."""
+        fault = self.faults.take("process")
+        lines: list[tuple[str, int, str, str, str, str, str]] = []
+        for roster in opened.rosters():
+            number, extra = 0, None
+            for number, row in enumerate(opened.rows(roster), start=1):
+                kind = fault.kind if fault is not None and fault.roster in (None, roster) and number == (fault.row or 1) else None
+                if kind is not None:
+                    assert fault is not None
+                    extra, fault = (fault.student_number or row.get("student_number", "")) if kind == "extra_row" else None, None
+                if kind == "drop_row":
+                    continue
+                if kind == "alter_row":
+                    column = next(c for c in row if c not in COMMON_COLUMNS and c not in ("item_ref", "row_sha256"))
+                    row = {**row, column: row[column] + "※"}
+                lines.append((roster, number, row.get("student_number", ""), "received", "", row.get("item_ref", ""),
+                              row_checksum(list(row), row)))  # fmt: skip
+            if extra is not None:  # a line after the roster's rows, for an item never sent
+                ref = "LX" + uuid.uuid4().hex[:30]
+                lines.append((roster, number + 1, extra, "received", "", ref, hashlib.sha256(ref.encode()).hexdigest()))
+        return lines
 
     # --- admin --------------------------------------------------------------------------------
 

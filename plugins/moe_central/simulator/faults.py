@@ -10,6 +10,16 @@ status, receipts; default upload). Kinds:
   the client gives up although the work was done;
 - ``drop_after_accept``: do the work, then drop the connection mid-answer;
 - ``duplicate_delivery``: the request arrives twice (the work runs twice), one answer.
+
+Row faults act when the central side processes the next `n` packages
+(endpoint ``process``, the default for them) and pick one row: ``roster``
+(default: the first roster with rows) and ``row`` (default 1):
+
+- ``alter_row``: the row is stored with one value changed, so its receipt line's
+  checksum differs from the row that was sent;
+- ``drop_row``: the row is not stored, so it has no receipt line;
+- ``extra_row``: after the roster, one more line naming an item that was never
+  sent (the row's student, or ``student_number`` when given).
 """
 
 from __future__ import annotations
@@ -18,8 +28,9 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("timeout", "error500", "slow", "drop_after_accept", "duplicate_delivery")
-ENDPOINTS = ("upload", "notify", "status", "receipts")
+ROW_KINDS = ("alter_row", "drop_row", "extra_row")
+KINDS = ("timeout", "error500", "slow", "drop_after_accept", "duplicate_delivery", *ROW_KINDS)
+ENDPOINTS = ("upload", "notify", "status", "receipts", "process")
 DEFAULT_SECONDS = {"slow": 0.5, "timeout": 30.0}
 
 
@@ -29,6 +40,9 @@ class Fault:
     times: int
     endpoint: str = "upload"
     seconds: float = 0.0
+    roster: str | None = None  # row faults: which row
+    row: int | None = None
+    student_number: str | None = None  # extra_row: the student the extra line names
 
 
 def parse(body: Any) -> Fault:
@@ -36,9 +50,11 @@ def parse(body: Any) -> Fault:
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     kind, times = body.get("kind"), body.get("times", 1)
-    endpoint = body.get("endpoint", "upload")
+    endpoint = body.get("endpoint", "process" if kind in ROW_KINDS else "upload")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if (kind in ROW_KINDS) != (endpoint == "process"):
+        raise ValueError("row faults (and only they) act on the endpoint process")
     if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= 1000:
         raise ValueError("times must be an integer from 1 to 1000")
     if endpoint not in ENDPOINTS:
@@ -46,7 +62,14 @@ def parse(body: Any) -> Fault:
     seconds = body.get("seconds", DEFAULT_SECONDS.get(kind, 0.0))
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 600:
         raise ValueError("seconds must be a number from 0 to 600")
-    return Fault(kind, times, endpoint, float(seconds))
+    roster, row, number = body.get("roster"), body.get("row"), body.get("student_number")
+    if roster is not None and (not isinstance(roster, str) or not 0 < len(roster) <= 40):
+        raise ValueError("roster must be a roster name")
+    if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 1):
+        raise ValueError("row must be a positive integer")
+    if number is not None and (not isinstance(number, str) or not 0 < len(number) <= 20):
+        raise ValueError("student_number must be a short string")
+    return Fault(kind, times, endpoint, float(seconds), roster, row, number)
 
 
 class Faults:
@@ -78,4 +101,4 @@ class Faults:
 
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [asdict(f) for f in self._armed]
+            return [{k: v for k, v in asdict(f).items() if v is not None} for f in self._armed]

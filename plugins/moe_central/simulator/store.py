@@ -3,7 +3,8 @@
 One row per package (keyed by the file id it was given, unique by package id:
 the dedupe that makes a repeated upload harmless), one row per receipt line,
 and the public keys of the schools it trusts. Receipt lines carry the roster,
-the row and the student number, never a national ID.
+the row, the student number, the row's item reference and the checksum of the
+row as stored, never a national ID.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS receipt_line (
     student_number TEXT NOT NULL,
     status TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '',
+    item_ref TEXT NOT NULL DEFAULT '',
+    row_sha256 TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (file_id, roster, row)
 );
 CREATE TABLE IF NOT EXISTS school_key (
@@ -57,6 +60,10 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            known = {row[1] for row in self._db.execute("PRAGMA table_info(receipt_line)")}
+            for column in ("item_ref", "row_sha256"):  # a data dir from before format version 2
+                if column not in known:
+                    self._db.execute(f"ALTER TABLE receipt_line ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -114,14 +121,15 @@ class Store:
         return rows[0] if rows else None
 
     def decide(self, file_id: str, *, state: str, reason: str | None, batch_id: int | None, resubmission_of: int | None,
-               lines: Iterable[tuple[str, int, str, str, str]] = ()) -> None:  # fmt: skip
+               lines: Iterable[tuple[str, int, str, str, str, str, str]] = ()) -> None:  # fmt: skip
         """Accept (with its receipt lines) or reject a notified package, in one transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("UPDATE package SET state = ?, reason = ?, batch_id = ?, resubmission_of = ? WHERE file_id = ?",
                                  (state, reason, batch_id, resubmission_of, file_id))  # fmt: skip
-                self._db.executemany("INSERT OR IGNORE INTO receipt_line VALUES (?, ?, ?, ?, ?, ?)",
+                self._db.executemany("INSERT OR IGNORE INTO receipt_line (file_id, roster, row, student_number, status, note, "
+                                     "item_ref, row_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                      ((file_id, *line) for line in lines))  # fmt: skip
                 self._db.execute("COMMIT")
             except BaseException:
@@ -129,7 +137,8 @@ class Store:
                 raise
 
     def receipt_lines(self, file_id: str) -> list[dict[str, Any]]:
-        return self._all("SELECT roster, row, student_number, status, note FROM receipt_line WHERE file_id = ? ORDER BY roster, row", (file_id,))
+        return self._all("SELECT roster, row, student_number, status, note, item_ref, row_sha256 FROM receipt_line "
+                         "WHERE file_id = ? ORDER BY roster, row", (file_id,))  # fmt: skip
 
     def packages(self) -> list[dict[str, Any]]:
         rows = self._all("SELECT p.*, (SELECT COUNT(*) FROM receipt_line r WHERE r.file_id = p.file_id) AS receipt_lines "
