@@ -32,6 +32,15 @@ async def create_missing_tables(conn: BaseDBAsyncClient) -> None:
     await conn.execute_script(sql)
 
 
+async def index_actor_lookups(conn: BaseDBAsyncClient) -> None:
+    """Every request reads its actor by account (``auth.service._ACTOR_SQL``): without these the
+    person and bureau-admin rows are found by scanning a school's people and every bureau's admins."""
+    await conn.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_person_account_school" ON "person" ("account_id", "school_id");\n'
+        'CREATE INDEX IF NOT EXISTS "idx_bureau_admin_account" ON "bureau_admin" ("account_id");'
+    )
+
+
 # Append only. A step's name never changes once released.
 STEPS: list[Step] = [
     Step("0001_baseline", create_missing_tables),
@@ -44,6 +53,7 @@ STEPS: list[Step] = [
     Step("0007_plugin_tables", create_missing_tables),
     # portfolio_receipt_comparison (receipts compared item by item with the snapshot): a new table, no ALTER.
     Step("0008_receipt_comparison", create_missing_tables),
+    Step("0009_actor_indexes", index_actor_lookups),
 ]
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from licheng.errors import NotFound
 from licheng.graphql.context import Info
 from licheng.graphql.loaders import loader, once
 from licheng.graphql.permissions import InSchool, SignedIn
@@ -153,7 +154,16 @@ class Portfolio:
     student_pk: strawberry.Private[int]
     school_pk: strawberry.Private[int]
     academic_year: int
-    student: Person
+    # The student's row when the caller has read it already (the access checks of a parent's or a
+    # teacher's view do); "my portfolio" has only the actor's ids and reads it with the item lists.
+    student_row: strawberry.Private[object | None] = None
+
+    @strawberry.field
+    async def student(self, info: Info) -> Person:
+        row = self.student_row or await loader(info, "portfolio.student", views.students_by_id(self.school_pk)).load(self.student_pk)
+        if row is None:  # removed since the token's actor was read
+            raise NotFound("student", "學生")
+        return Person.of(row)  # type: ignore[arg-type]
 
     @property
     def _key(self) -> tuple[int, int]:
@@ -244,7 +254,7 @@ async def _storage(student_ids: list[int]) -> list[int]:
 
 
 def portfolio_of(student, academic_year: int) -> Portfolio:  # noqa: ANN001 - a tenants Person row
-    return Portfolio(student_pk=student.id, school_pk=student.school_id, academic_year=academic_year, student=Person.of(student))
+    return Portfolio(student_pk=student.id, school_pk=student.school_id, academic_year=academic_year, student_row=student)
 
 
 @strawberry.type(description="One student in the homeroom overview.")
@@ -326,7 +336,10 @@ class PerformanceKindSpec:
 class PortfolioQuery:
     @strawberry.field(permission_classes=[InSchool], description="The signed-in student's portfolio of an academic year.")
     async def my_portfolio(self, info: Info, academic_year: int) -> Portfolio:
-        return portfolio_of(await views.own_student(info.context.actor), academic_year)
+        # The actor's statement already found him an active student of the school; his row is read
+        # with the item lists (one round trip for all), not before them.
+        school_id, person_id = access.require_student(info.context.actor)
+        return Portfolio(student_pk=person_id, school_pk=school_id, academic_year=academic_year)
 
     @strawberry.field(permission_classes=[InSchool], description="A student's portfolio: his parents, homeroom teacher, counselors, staff.")
     async def portfolio(self, info: Info, student_id: strawberry.ID, academic_year: int) -> Portfolio:

@@ -245,7 +245,7 @@ BureauLayerProvider = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
 BUREAU_LAYER_PROVIDERS: list[BureauLayerProvider] = []
 
 
-async def _bureau_raw(school_id: int, academic_year: int) -> list[tuple[int, dict[str, Any]]]:
+async def bureau_raw(school_id: int, academic_year: int) -> list[tuple[int, dict[str, Any]]]:
     """What the providers say, as they said it: (provider index, raw layer)."""
     return [(index, raw) for index, provider in enumerate(BUREAU_LAYER_PROVIDERS) for raw in await provider(school_id, academic_year)]
 
@@ -260,7 +260,7 @@ def _bureau_layers(raws: list[tuple[int, dict[str, Any]]], national: Policy) -> 
 
 
 async def bureau_layers(school_id: int, academic_year: int, national: Policy) -> list[PolicyLayer]:
-    return _bureau_layers(await _bureau_raw(school_id, academic_year), national)
+    return _bureau_layers(await bureau_raw(school_id, academic_year), national)
 
 
 def fold(national: Policy, layers: list[PolicyLayer]) -> Policy:
@@ -306,9 +306,13 @@ async def policy_for(school_id: int, academic_year: int) -> Policy:
     return await policy_with(school_id, academic_year, await _override_row(school_id, academic_year))
 
 
-async def policy_with(school_id: int, academic_year: int, override: tuple[int, str] | None) -> Policy:
-    """``policy_for`` when the caller has read the school's layer already (``reads.year_rows``)."""
-    raws = await _bureau_raw(school_id, academic_year)
+async def policy_with(
+    school_id: int, academic_year: int, override: tuple[int, str] | None, raws: list[tuple[int, dict[str, Any]]] | None = None
+) -> Policy:
+    """``policy_for`` when the caller has read the school's layer already (``reads.year_rows``)
+    and perhaps the bureau's (``bureau_raw``, read alongside it: one round trip, not two)."""
+    if raws is None:
+        raws = await bureau_raw(school_id, academic_year)
     inputs = (json.dumps(raws, sort_keys=True, default=str), override)
     known = _resolved.get((school_id, academic_year))
     if known is not None and known.inputs == inputs:

@@ -8,6 +8,7 @@ layer calls them from DataLoaders; access is checked once by the caller
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,8 +28,7 @@ from licheng.portfolio.models import (
     Receipt,
 )
 from licheng.portfolio import reads
-from licheng.portfolio.access import require_student
-from licheng.portfolio.policy import Policy, policy_with
+from licheng.portfolio.policy import Policy, bureau_raw, policy_with
 from licheng.portfolio.windows import SchoolCalendar, Window, calendar_of
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
@@ -137,14 +137,14 @@ async def visible_performance(actor: Actor, performance_id: int) -> DiversePerfo
     return (await load_performances([performance_id]))[0]
 
 
-async def own_student(actor: Actor) -> Person:
-    """'My portfolio': the acting student himself. Nothing to decide beyond being a student of
-    the school (the token's person is his); read in one plain statement."""
-    school_id, person_id = require_student(actor)
-    row = await reads.person(person_id, school_id)
-    if row is None:
-        raise NotFound("student", "學生")
-    return row
+def students_by_id(school_id: int):  # noqa: ANN201 - a DataLoader batch function
+    """Students' rows for the portfolios of a request (one statement for all of them)."""
+
+    async def batch(keys: list[int]) -> list[Person | None]:
+        rows = await reads.people(keys, school_id)
+        return [rows.get(key) for key in keys]
+
+    return batch
 
 
 def people_by_id(school_id: int | None):  # noqa: ANN201 - a DataLoader batch function
@@ -179,8 +179,10 @@ class YearContext:
 
 async def year_context(school_id: int, academic_year: int) -> YearContext:
     """The year's policy and calendar: the school's own rows in one statement, plus the plugins'."""
-    zone, terms, override = await reads.year_rows(school_id, academic_year)
-    return YearContext(await policy_with(school_id, academic_year, override), calendar_of(school_id, academic_year, zone, terms))
+    # The school's rows and the plugins' layers in one round trip (queued together), not two.
+    (zone, terms, override), raws = await asyncio.gather(reads.year_rows(school_id, academic_year), bureau_raw(school_id, academic_year))
+    policy = await policy_with(school_id, academic_year, override, raws)
+    return YearContext(policy, calendar_of(school_id, academic_year, zone, terms))
 
 
 # --- counts for overviews ------------------------------------------------------------------------

@@ -78,3 +78,27 @@ async def test_a_bureau_admin_without_a_school_keeps_his_bureaus(factory, settin
 async def test_an_unknown_account_or_a_bad_token_is_anonymous(settings):
     assert not (await service.actor_for_token(settings, tokens.issue_access_token(settings, 987654321, None)[0])).is_authenticated
     assert not (await service.actor_for_token(settings, "not-a-token")).is_authenticated
+
+
+async def test_the_actor_statement_finds_the_person_and_the_bureaus_by_index(factory):
+    """Migration 0009: the statement every request runs must not scan a school's people or every
+    bureau's admins (the plan names the two indexes; without them it names none or scans)."""
+    from tortoise import connections
+    from tortoise.transactions import in_transaction
+
+    school = await factory.school()
+    member = await factory.member(school, Role.STUDENT)
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    marks = ("$1", "$2", "$3") if postgres else ("?", "?", "?")
+    sql = service._ACTOR_SQL.format(school=marks[0], true=marks[1], account=marks[2], active="")  # noqa: SLF001
+    values = [school.id, True, member.account.id] if postgres else [school.id, True, member.account.id, member.account.id]
+    async with in_transaction() as tx:
+        if postgres:  # a tiny table is cheaper to scan: ask which index the planner would take at scale
+            await tx.execute_query("SET LOCAL enable_seqscan = off")
+            _, rows = await tx.execute_query(f"EXPLAIN {sql}", values)
+        else:
+            _, rows = await tx.execute_query(f"EXPLAIN QUERY PLAN {sql}", values)
+    plan = "\n".join(str(value) for row in rows for value in dict(row).values())
+    assert "idx_person_account_school" in plan, plan
+    assert "idx_bureau_admin_account" in plan, plan
