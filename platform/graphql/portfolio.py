@@ -56,6 +56,7 @@ class PortfolioPolicy:
     upload_days_after_ceremony_grade12_term2: int
     certification_days_after_upload: int
     records_days_after_ceremony: int
+    records_opens_days_before_start: int
     performance_deadline: str
     selection_opens: str
     selection_closes: str

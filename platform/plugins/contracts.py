@@ -29,6 +29,7 @@ POLICY_KEYS: Mapping[str, str] = {
     "upload_days_after_ceremony_grade12_term2": "the same for grade 12, term 2",
     "certification_days_after_upload": "days teachers have to certify after the student deadline",
     "records_days_after_ceremony": "days after 休業式 that school records (basic data, course records) close",
+    "records_opens_days_before_start": "days before the term starts that school records open",
     "performance_deadline": "yearly deadline of diverse performances, 'MM-DD'",
     "selection_opens": "selection (勾選) opens, 'MM-DD' of the next academic year",
     "selection_closes": "selection closes, 'MM-DD'",

@@ -57,6 +57,9 @@ class Policy:
     # School-entered records of a term (基本資料、修課紀錄) are entered from the term's start until
     # this many days after 休業式, then go to the central database as they stand. [inferred]
     records_days_after_ceremony: int = 30
+    # ... and open this many days before the term starts: new students' enrolment in August,
+    # term 2's course choices in January. [inferred]
+    records_opens_days_before_start: int = 30
     # "MM-DD" dates: the performance deadline falls in the year the academic year ends
     # (07-31); selection, submission in the autumn after it.
     performance_deadline: str = "07-31"
@@ -122,6 +125,7 @@ RULES: dict[str, Rule] = {
     "certification_days_after_upload": Rule(int, _BOTH, 3, 28, help_zh="學生截止後幾天內完成教師認證"),
     # Long enough for final grades and make-up exams (補考), short enough that a term's records settle.
     "records_days_after_ceremony": Rule(int, _BOTH, 7, 60, help_zh="休業式後幾天截止學校登錄基本資料及修課紀錄"),
+    "records_opens_days_before_start": Rule(int, _BOTH, 0, 90, help_zh="開學前幾天開放學校登錄基本資料及修課紀錄"),
     "performance_deadline": Rule(str, _BOTH, month_day=True, help_zh="多元表現年度截止日（月-日）"),
     "selection_opens": Rule(str, _BOTH, month_day=True, help_zh="勾選開始（月-日，次學年度）"),
     "selection_closes": Rule(str, _BOTH, month_day=True, help_zh="勾選截止（月-日）"),

@@ -113,11 +113,14 @@ class SchoolCalendar:
         return Window("certification", self.academic_year, term, upload.opens_on, closes, self.time_zone)
 
     def records(self, policy: Policy, term: int) -> Window:
-        """Staff enter the term's enrolment, cadre and course records (學籍、幹部、修課紀錄) from the
-        term's start until ``records_days_after_ceremony`` after 休業式; then they are final."""
+        """Staff enter the term's enrolment, cadre and course records (學籍、幹部、修課紀錄) from
+        ``records_opens_days_before_start`` before the term's start (new students are registered,
+        and term 2's courses chosen, before it starts) until ``records_days_after_ceremony`` after
+        休業式; then they are final."""
         dates = self.term(term)
+        opens = dates.starts_on - timedelta(days=policy.records_opens_days_before_start)
         closes = dates.ceremony_on + timedelta(days=policy.records_days_after_ceremony)
-        return Window("records", self.academic_year, term, dates.starts_on, closes, self.time_zone)
+        return Window("records", self.academic_year, term, opens, closes, self.time_zone)
 
     def performance(self, policy: Policy) -> Window:
         first = self.terms.get(1)

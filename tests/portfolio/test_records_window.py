@@ -1,8 +1,8 @@
 """The records window (學校登錄基本資料及修課紀錄): school-entered records of a term are written from
-the term's start until 30 days after its 休業式; then only an audited 補件 changes them.
+30 days before the term's start until 30 days after its 休業式; then only an audited 補件 changes them.
 
-Scene calendar (115): term 1 2026-08-31 .. 休業式 2027-01-20 -> records until 2027-02-19;
-term 2 2027-02-11 .. 休業式 2027-06-30 -> records until 2027-07-30.
+Scene calendar (115): term 1 2026-08-31 .. 休業式 2027-01-20 -> records 2026-08-01 .. 2027-02-19;
+term 2 2027-02-11 .. 休業式 2027-06-30 -> records 2027-01-12 .. 2027-07-30.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.portfolio.conftest import YEAR, at
 AFTER_TERM_1_RECORDS = at(2027, 2, 20, 0)  # the first instant after 2027-02-19, Taipei
 TERM_1_RECORDS = {
     "window": "records", "window_zh": "學校登錄基本資料及修課紀錄", "window_en": "school records entry",
-    "opens_on": "2026-08-31", "closes_on": "2027-02-19", "academic_year": 115, "term": 1,
+    "opens_on": "2026-08-01", "closes_on": "2027-02-19", "academic_year": 115, "term": 1,
 }  # fmt: skip
 
 
@@ -61,13 +61,13 @@ async def test_saving_each_kind_of_record_after_the_window_is_window_closed_with
     assert not await EnrolmentRecord.filter(student_id=sid).exists()
 
 
-async def test_before_the_term_starts_its_records_are_not_open_yet(scene, clock):
-    clock.set(at(2027, 2, 10, 23))  # the evening before term 2 starts
+async def test_a_terms_records_open_30_days_before_it_starts_and_not_earlier(scene, clock):
+    clock.set(at(2027, 1, 11, 23))  # the evening before term 2's records open (term 2 starts 2027-02-11)
     error = await _error(records.save_course_record(await scene.staff.actor(), **_course(scene, term=2, course_code="11512345611A1B2C3D4E5F7")))
     assert (error.code, error.details["opens_on"], error.details["closes_on"], error.details["term"]) == (
-        "WINDOW_CLOSED", "2027-02-11", "2027-07-30", 2,
+        "WINDOW_CLOSED", "2027-01-12", "2027-07-30", 2,
     )  # fmt: skip
-    clock.set(at(2027, 2, 11, 0))
+    clock.set(at(2027, 1, 12, 0))  # during term 1: term 2's course choices are registered
     assert (await records.save_course_record(await scene.staff.actor(), **_course(scene, term=2, course_code="11512345611A1B2C3D4E5F7"))).term == 2
 
 
@@ -139,7 +139,7 @@ async def test_graphql_save_and_import_carry_the_window_and_its_dates(scene, gql
     result = await gql.execute(save, {"s": ops.gid("Person", scene.student.person.id)})
     extensions = result["errors"][0]["extensions"]
     assert (extensions["code"], extensions["details"]["window_zh"], extensions["details"]["opens_on"]) == (
-        "WINDOW_CLOSED", "學校登錄基本資料及修課紀錄", "2026-08-31",
+        "WINDOW_CLOSED", "學校登錄基本資料及修課紀錄", "2026-08-01",
     )  # fmt: skip
     text = base64.b64encode(IMPORT.format(**await _numbers(scene)).encode()).decode()
     query = "mutation($f: String!) { importPortfolioRecords(kind: COURSE_RECORDS, fileBase64: $f) { ok written errors { row column code messageEn } } }"
@@ -204,16 +204,16 @@ async def test_a_school_moves_its_records_deadline_within_bounds_and_a_bureau_ma
 async def test_the_records_window_is_listed_with_the_others_and_in_the_policy(scene, gql, clock):
     await gql.sign_in_as(scene.staff)
     query = """{ portfolioProgress(academicYear: 115) { windows { name nameZh nameEn term opensOn closesOn isOpen } }
-                 portfolioPolicy(academicYear: 115) { recordsDaysAfterCeremony } }"""
+                 portfolioPolicy(academicYear: 115) { recordsDaysAfterCeremony recordsOpensDaysBeforeStart } }"""
     data = await gql.ok(query)
     listed = [w for w in data["portfolioProgress"]["windows"] if w["name"] == "records"]
     assert listed == [
         {"name": "records", "nameZh": "學校登錄基本資料及修課紀錄", "nameEn": "school records entry", "term": 1,
-         "opensOn": "2026-08-31", "closesOn": "2027-02-19", "isOpen": True},
+         "opensOn": "2026-08-01", "closesOn": "2027-02-19", "isOpen": True},
         {"name": "records", "nameZh": "學校登錄基本資料及修課紀錄", "nameEn": "school records entry", "term": 2,
-         "opensOn": "2027-02-11", "closesOn": "2027-07-30", "isOpen": False},
+         "opensOn": "2027-01-12", "closesOn": "2027-07-30", "isOpen": False},
     ]  # fmt: skip
-    assert data["portfolioPolicy"] == {"recordsDaysAfterCeremony": 30}
+    assert data["portfolioPolicy"] == {"recordsDaysAfterCeremony": 30, "recordsOpensDaysBeforeStart": 30}
     await gql.sign_in_as(scene.student)
     terms = (await gql.ok("{ myPortfolio(academicYear: 115) { terms { term recordsWindow { closesOn } } } }"))["myPortfolio"]["terms"]
     assert terms == [{"term": 1, "recordsWindow": {"closesOn": "2027-02-19"}}, {"term": 2, "recordsWindow": {"closesOn": "2027-07-30"}}]

@@ -189,16 +189,16 @@ async def test_what_a_submission_covered_is_immutable_and_corrected_only_by_late
     assert (await type(record).get(id=record.id)).credits == 4  # the submitted row is kept as it was
 
 
-async def test_school_records_of_a_term_are_entered_from_its_start_until_30_days_after_the_ceremony(scene, clock):
+async def test_school_records_of_a_term_are_entered_from_30_days_before_its_start_until_30_days_after_the_ceremony(scene, clock):
     """DOMAIN.md l.33-34: basic data (enrolment, cadre) and course records go to the central database
-    each term [seed]; entered from the term's start until 休業式 + 30 days [inferred], then final."""
+    each term [seed]; entered from 30 days before the term's start until 休業式 + 30 days [inferred], then final."""
     staff, sid = await scene.staff.actor(), scene.student.person.id
     cadre = {"student_id": sid, "academic_year": YEAR, "term": 1, "level": CadreLevel.CLUB, "unit": "熱舞社", "position": "社長",
              "starts_on": date(2026, 9, 1)}  # fmt: skip
-    clock.set(at(2026, 8, 30, 23))
+    clock.set(at(2026, 7, 31, 23))
     error = await _code(records.save_cadre_record(staff, **cadre))
     assert (error.code, error.details["window"], error.details["opens_on"], error.details["closes_on"]) == (
-        "WINDOW_CLOSED", "records", "2026-08-31", "2027-02-19",
+        "WINDOW_CLOSED", "records", "2026-08-01", "2027-02-19",
     )  # fmt: skip
     clock.set(at(2027, 2, 19, 23))  # the last evening (休業式 2027-01-20 + 30 days)
     await records.save_cadre_record(staff, **cadre)
