@@ -41,6 +41,20 @@ async def index_actor_lookups(conn: BaseDBAsyncClient) -> None:
     )
 
 
+async def add_item_reference(conn: BaseDBAsyncClient) -> None:
+    """``portfolio_submission_item.reference``: the item's reference stored at freeze time. A database
+    created after the column existed has it already (its tables came from the models), so look first."""
+    if conn.capabilities.dialect == "postgres":
+        _, rows = await conn.execute_query(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'portfolio_submission_item'"
+            " AND column_name = 'reference' AND table_schema = current_schema()"
+        )
+    else:
+        _, rows = await conn.execute_query("SELECT 1 FROM pragma_table_info('portfolio_submission_item') WHERE name = 'reference'")
+    if not rows:
+        await conn.execute_script("ALTER TABLE \"portfolio_submission_item\" ADD COLUMN \"reference\" VARCHAR(32) NOT NULL DEFAULT ''")
+
+
 # Append only. A step's name never changes once released.
 STEPS: list[Step] = [
     Step("0001_baseline", create_missing_tables),
@@ -54,6 +68,7 @@ STEPS: list[Step] = [
     # portfolio_receipt_comparison (receipts compared item by item with the snapshot): a new table, no ALTER.
     Step("0008_receipt_comparison", create_missing_tables),
     Step("0009_actor_indexes", index_actor_lookups),
+    Step("0010_submission_item_reference", add_item_reference),
 ]
 
 

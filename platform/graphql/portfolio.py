@@ -27,7 +27,7 @@ from licheng.graphql.portfolio_types import (
 )
 from licheng.graphql.relay import Node, pk_of, to_global_id
 from licheng.graphql.tenants import Person, SchoolClass
-from licheng.portfolio import access, files, kinds, views
+from licheng.portfolio import access, files, kinds, receipts, views
 from licheng.portfolio.models import OutcomeStatus, ReceiptStatus
 from licheng.portfolio.policy import Policy, policy_for
 from licheng.portfolio.windows import SchoolCalendar
@@ -119,7 +119,10 @@ class Receipt(Node):
     academic_year: int
     term: int
     status: ReceiptStatusEnum  # type: ignore[valid-type]
-    lines: JSON = strawberry.field(description="[{itemType, itemId, status, note}] as the central database reported.")
+    lines: JSON = strawberry.field(
+        description="[{itemType, itemId, status, note}], status received | mismatch | missing | unexpected (compared with the frozen items).",
+        deprecation_reason="Use receiptLines(receiptId): typed lines with the reference, checksum and zh/en wording.",
+    )
     reason: str | None
     recorded_at: datetime
     review_closes_on: str
@@ -134,13 +137,16 @@ class Receipt(Node):
         )  # fmt: skip
 
 
-_ITEM_TYPE_NAMES = {"outcome": "CourseOutcome", "performance": "DiversePerformance", "course_record": "CourseRecord",
-                    "cadre": "CadreRecord", "enrolment": "EnrolmentRecord"}  # fmt: skip
+# Submitted item types and the GraphQL types naming them (receipt lines, recordReceipts' item ids).
+ITEM_TYPE_NAMES = {"outcome": "CourseOutcome", "performance": "DiversePerformance", "course_record": "CourseRecord",
+                   "cadre": "CadreRecord", "enrolment": "EnrolmentRecord"}  # fmt: skip
 
 
-def _line(line: dict) -> dict:
-    """A receipt line with the item's global ID, as clients name items."""
-    type_name = _ITEM_TYPE_NAMES.get(str(line.get("item_type")))
+def _line(stored: dict) -> dict:
+    """A receipt line with the item's global ID, as clients name items; lines recorded before the
+    item-by-item comparison are read in today's statuses (receipts.normalized)."""
+    line = receipts.normalized(stored)
+    type_name = ITEM_TYPE_NAMES.get(str(line.get("item_type")))
     item = to_global_id(type_name, int(line["item_id"])) if type_name and line.get("item_id") is not None else None
     return {"itemType": line.get("item_type"), "itemId": item, "status": line.get("status"), "note": line.get("note", "")}
 

@@ -173,18 +173,15 @@ class RecordMutation:
 
     @strawberry.mutation(
         permission_classes=[InSchool],
-        description="Staff: 補件, correct a submitted record. A new record replaces it; the old one is kept. changes: field -> value.",
+        description="Staff: 補件, correct a final record (submitted, or its records window closed). A new record replaces it; the old one is kept. changes: field -> value.",
     )
     async def correct_school_record(self, info: Info, id: strawberry.ID, reason: str, changes: JSON) -> SchoolRecord:
         kind, pk = _kind(id)
-        values: dict[str, Any] = dict(changes or {})  # type: ignore[arg-type]
-        if "teacher_id" in values and values["teacher_id"]:
+        if not isinstance(changes, dict):
+            raise InvalidInput("changes", "更正內容須為「欄位: 值」", "changes is an object of field: value")
+        values: dict[str, Any] = dict(changes)
+        if values.get("teacher_id") is not None:  # the service checks every other value (dates, enums, ranges)
             values["teacher_id"] = pk_of(str(values["teacher_id"]), "Person")
-        if "level" in values:
-            values["level"] = CadreLevelRow(values["level"])
-        for key in ("starts_on", "ends_on"):
-            if values.get(key):
-                values[key] = date.fromisoformat(values[key])
         row = await records.correct_record(info.context.actor, kind, pk, reason, values)
         return _TYPES[kind].of(row)  # type: ignore[attr-defined]
 

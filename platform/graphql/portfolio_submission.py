@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -13,7 +14,7 @@ from licheng.errors import InvalidInput
 from licheng.graphql.context import Info
 from licheng.graphql.loaders import loader
 from licheng.graphql.permissions import InSchool
-from licheng.graphql.portfolio import PortfolioPolicy, Receipt, ReceiptStatusEnum
+from licheng.graphql.portfolio import ITEM_TYPE_NAMES, PortfolioPolicy, Receipt, ReceiptStatusEnum
 from licheng.graphql.relay import Connection, Node, connection, from_global_id, node_resolver, pk_of, to_global_id
 from licheng.portfolio import models, receipts, submission
 from licheng.portfolio.policy import policy_for, school_overrides, set_school_policy
@@ -21,9 +22,11 @@ from licheng.portfolio.submission_port import ReceiptLine
 
 BatchStatus = strawberry.enum(models.BatchStatus, name="SubmissionBatchStatus")
 BatchScope = strawberry.enum(models.BatchScope, name="SubmissionBatchScope")
-_ITEM_TYPES = {"CourseOutcome": "outcome", "DiversePerformance": "performance", "CourseRecord": "course_record",
-               "CadreRecord": "cadre", "EnrolmentRecord": "enrolment"}  # fmt: skip
-_TYPE_NAMES = {item_type: type_name for type_name, item_type in _ITEM_TYPES.items()}
+_ITEM_TYPES = {type_name: item_type for item_type, type_name in ITEM_TYPE_NAMES.items()}
+RECEIPT_LINES_MAX = 20_000  # a school's yearly list is a few thousand rows: more is a mistake, not a list
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_REFERENCE = re.compile(r"^LI[0-9a-f]{30}$")  # submission_port.item_reference
+_NOTE_MAX = 200
 
 
 @strawberry.enum(description="What the central database's receipt list says of one submitted item.")
@@ -50,7 +53,7 @@ class ReceiptItemLine:
 
     @staticmethod
     def of(line: dict[str, Any]) -> ReceiptItemLine:
-        type_name = _TYPE_NAMES.get(str(line.get("item_type")))
+        type_name = ITEM_TYPE_NAMES.get(str(line.get("item_type")))
         item_id = line.get("item_id")
         zh, en = receipts.line_wording(line)
         return ReceiptItemLine(
@@ -165,12 +168,38 @@ async def _batch_node(info: Info, pk: int) -> SubmissionBatch:
 class ReceiptLineInput:
     student_id: strawberry.ID
     item_id: strawberry.ID | None = strawberry.field(default=None, description="The global ID of the outcome, performance or record (or give reference).")
-    status: str = strawberry.field(description="received or rejected")
-    note: str = ""
-    reference: str | None = strawberry.field(default=None, description="The item's reference as the central side echoed it.")
+    status: str = strawberry.field(description="received or rejected (either case); anything else is INVALID_INPUT.")
+    note: str = strawberry.field(default="", description="The central side's note, at most 200 characters.")
+    reference: str | None = strawberry.field(default=None, description="The item's reference as the central side echoed it (LI + 30 hex digits).")
     checksum: str | None = strawberry.field(
-        default=None, description="The checksum the central side reports for the item: compared with its frozen content_sha256."
+        default=None,
+        description="The row checksum (row_sha256, 64 hex digits) the central side reports: compared with the row as the adapter sent it. "
+        "Refused (RECEIPT_CHECKSUM_UNCHECKABLE) when the batch's adapter cannot say what it sent.",
     )
+
+
+def _parsed(line: ReceiptLineInput) -> ReceiptLine:
+    """A typed-in line, validated rather than cut: a wrong shape is INVALID_INPUT, never stored."""
+    status = line.status.strip().lower()
+    if status not in ("received", "rejected"):
+        raise InvalidInput("status", "狀態須為 received 或 rejected", "status is received or rejected")
+    checksum = (line.checksum or "").strip().lower()
+    if checksum and not _SHA256.match(checksum):
+        raise InvalidInput("checksum", "檢查碼須為 64 位十六進位數字", "checksum is 64 hexadecimal digits")
+    reference = (line.reference or "").strip()
+    if reference and not _REFERENCE.match(reference):
+        raise InvalidInput("reference", "項目參照碼格式錯誤（LI 加 30 位十六進位數字）", "reference is LI and 30 hexadecimal digits")
+    if len(line.note) > _NOTE_MAX:
+        raise InvalidInput("note", f"備註不可超過 {_NOTE_MAX} 字", f"note is at most {_NOTE_MAX} characters")
+    item_type, item_pk = "", None
+    if line.item_id is not None:
+        type_name, item_pk = from_global_id(line.item_id)
+        if type_name not in _ITEM_TYPES:
+            raise InvalidInput("item_id", "不是可提交的項目", "Not a submitted item")
+        item_type = _ITEM_TYPES[type_name]
+    elif not reference:
+        raise InvalidInput("item_id", "每一列須指明項目（itemId 或 reference）", "Each line names its item (itemId or reference)")
+    return ReceiptLine(pk_of(line.student_id, "Person"), item_type, item_pk, status, line.note, reference=reference, checksum=checksum)
 
 
 @strawberry.type(description="The school's policy layer from an academic year on.")
@@ -215,20 +244,15 @@ class SubmissionMutation:
     async def submit_batch(self, info: Info, id: strawberry.ID, adapter: str | None = None) -> SubmissionBatch:
         return SubmissionBatch.of(await submission.submit_batch(info.context.actor, pk_of(id, "SubmissionBatch"), adapter))
 
-    @strawberry.mutation(permission_classes=[InSchool], description="Staff: record the central database's receipt list (imported).")
+    @strawberry.mutation(
+        permission_classes=[InSchool],
+        description=f"Staff: record the central database's receipt list (imported; at most {RECEIPT_LINES_MAX} lines). "
+        "Replaces the last list while every receipt is pending; RECEIPTS_ALREADY_ANSWERED once a student answered.",
+    )
     async def record_receipts(self, info: Info, batch_id: strawberry.ID, lines: list[ReceiptLineInput]) -> SubmissionBatch:
-        parsed = []
-        for line in lines:
-            item_type, item_pk = "", None
-            if line.item_id is not None:
-                type_name, item_pk = from_global_id(line.item_id)
-                if type_name not in _ITEM_TYPES:
-                    raise InvalidInput("item_id", "不是可提交的項目", "Not a submitted item")
-                item_type = _ITEM_TYPES[type_name]
-            elif not line.reference:
-                raise InvalidInput("item_id", "每一列須指明項目（itemId 或 reference）", "Each line names its item (itemId or reference)")
-            parsed.append(ReceiptLine(pk_of(line.student_id, "Person"), item_type, item_pk, line.status, line.note[:200],
-                                      reference=(line.reference or "")[:64], checksum=(line.checksum or "").strip().lower()[:64]))  # fmt: skip
+        if len(lines) > RECEIPT_LINES_MAX:
+            raise InvalidInput("lines", f"收訖明細至多 {RECEIPT_LINES_MAX} 列", f"A receipt list has at most {RECEIPT_LINES_MAX} lines")
+        parsed = [_parsed(line) for line in lines]
         pk = pk_of(batch_id, "SubmissionBatch")
         await receipts.record_receipts(info.context.actor, pk, parsed)
         return SubmissionBatch.of(await submission.get_batch(info.context.actor, pk))

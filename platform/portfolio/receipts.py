@@ -7,10 +7,16 @@ content) or missing, and a line naming no item is kept as unexpected, never
 dropped. Every student of the batch gets a receipt and, within the
 receipt review window (at least 3 days from recording), confirms it (收訖) or
 disputes it with a reason. Staff see the disputes, fix them (補件) and resubmit.
+
+One list per batch: while every receipt is still pending a new list replaces
+the last one whole (lines, counts, review window); once a student has answered
+(or staff resubmitted him) a further list is refused (RECEIPTS_ALREADY_ANSWERED),
+since mixing two lists would show a student lines nobody compared together.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,8 +30,8 @@ from licheng.portfolio import clock
 from licheng.portfolio.access import require_student, viewable_student
 from licheng.portfolio.models import BatchStatus, Receipt, ReceiptComparison, ReceiptStatus, SubmissionBatch, SubmissionItem
 from licheng.portfolio.policy import policy_for
-from licheng.portfolio.submission import adapter_of, get_batch, no_adapter
-from licheng.portfolio.submission_port import ReceiptLine, SubmissionTicket, item_reference
+from licheng.portfolio.submission import adapter_of, get_batch, no_adapter, snapshot_of
+from licheng.portfolio.submission_port import ReceiptLine, RowChecksums, SubmissionTicket, item_reference
 from licheng.portfolio.windows import calendar_for
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
@@ -45,6 +51,15 @@ _WORDING: dict[str, tuple[str, str]] = {
     "refused": ("中央資料庫退回此項目", "The central database refused this item"),
     "unexpected": ("中央資料庫列出一筆不在此次提交中的資料", "The central database lists a row that was not in this submission"),
 }  # fmt: skip
+
+
+# Shaped like a national ID (身分證 / 居留證 number): masked in the central side's notes, which
+# parents and teachers read (A123456789 -> A123456****).
+_NATIONAL_ID = re.compile(r"(?<![0-9A-Za-z])([A-Z][A-D1289][0-9]{5})[0-9]{3}(?![0-9])")
+
+
+def masked(note: str) -> str:
+    return _NATIONAL_ID.sub(r"\1****", note)
 
 
 def normalized(line: dict[str, Any]) -> dict[str, Any]:
@@ -79,25 +94,30 @@ class _Frozen:
 def _unexpected(line: ReceiptLine, why: str = "") -> dict[str, Any]:
     return {"item_type": line.item_type, "item_id": line.item_id, "reference": line.reference[:64], "status": "unexpected",
             "central_status": line.status, "checksum": line.checksum[:64], "verified": False,
-            "note": (why or line.note)[:200], "where": line.where[:100]}  # fmt: skip
+            "note": masked(why or line.note)[:200], "where": masked(line.where)[:100]}  # fmt: skip
 
 
-def _judged(item: _Frozen, line: ReceiptLine | None) -> dict[str, Any]:
-    """One frozen item against the line that names it (if any)."""
+def _judged(item: _Frozen, line: ReceiptLine | None, sent: dict[str, str] | None = None) -> dict[str, Any]:
+    """One frozen item against the line that names it (if any). A checksum the adapter did not judge
+    itself is compared with the row checksum as sent (``sent``, from the adapter), never with our
+    own ``content_sha256``: the central side never saw that one."""
     entry: dict[str, Any] = {"item_type": item.item_type, "item_id": item.item_id, "reference": item.reference,
                              "central_status": None, "checksum": "", "verified": False, "note": "", "where": ""}  # fmt: skip
     if line is None:
         return {**entry, "status": "missing"}
-    entry.update(central_status=line.status, checksum=line.checksum[:64], note=line.note[:200], where=line.where[:100])
+    entry.update(central_status=line.status, checksum=line.checksum[:64], note=masked(line.note)[:200], where=masked(line.where)[:100])
     if line.status != "received":
         return {**entry, "status": "missing"}  # the central side refused the row: it does not hold it
-    verdict = line.checksum_ok if line.checksum_ok is not None else (line.checksum == item.content_sha256 if line.checksum else None)
+    verdict = line.checksum_ok
+    if verdict is None and line.checksum:
+        verdict = sent is not None and line.checksum == sent.get(item.reference)
     if verdict is None:
         return {**entry, "status": "received"}
     return {**entry, "status": "received" if verdict else "mismatch", "verified": True}
 
 
-def compare(items: list[_Frozen], lines: Iterable[ReceiptLine]) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
+def compare(items: list[_Frozen], lines: Iterable[ReceiptLine],
+            sent: dict[str, str] | None = None) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:  # fmt: skip
     """The receipt list against the snapshot, item by item: each student's lines, and the unplaced ones.
 
     A line names its item by reference, else by type and id; the first line
@@ -123,7 +143,7 @@ def compare(items: list[_Frozen], lines: Iterable[ReceiptLine]) -> tuple[dict[in
         taken[item.reference] = line
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        out[item.student_id].append(_judged(item, taken.get(item.reference)))
+        out[item.student_id].append(_judged(item, taken.get(item.reference), sent))
     for student_id, entries in extra.items():
         out[student_id].extend(entries)
     return out, unplaced
@@ -140,11 +160,34 @@ def tally(lines: Iterable[dict[str, Any]]) -> Counter[str]:
 
 
 async def _frozen_items(batch: SubmissionBatch) -> list[_Frozen]:
-    code = (await School.get(id=batch.school_id)).code
+    """The snapshot's items with the references stored at freeze time (computed only for items frozen
+    before references were stored: the school code may have changed since)."""
     rows: list[Any] = await SubmissionItem.filter(batch_id=batch.id).order_by("id").values_list(
-        "student_id", "item_type", "item_id", "content_sha256"
+        "student_id", "item_type", "item_id", "content_sha256", "reference"
     )
-    return [_Frozen(int(s), str(t), int(i), str(c), item_reference(code, str(t), int(i))) for s, t, i, c in rows]
+    code = (await School.get(id=batch.school_id)).code if any(not r for *_, r in rows) else ""
+    return [_Frozen(int(s), str(t), int(i), str(c), str(r) or item_reference(code, str(t), int(i))) for s, t, i, c, r in rows]
+
+
+async def _sent_checksums(batch: SubmissionBatch) -> dict[str, str]:
+    """Item reference -> row checksum as the batch's adapter sent it, for checksums typed in by hand.
+    Refused when the adapter cannot say: comparing with another digest would call every row altered."""
+    adapter = await adapter_of(batch.school_id, batch.adapter)
+    sent = await adapter.row_checksums(await snapshot_of(batch)) if isinstance(adapter, RowChecksums) else None
+    if sent is None:
+        raise LichengError(
+            "RECEIPT_CHECKSUM_UNCHECKABLE", "此批次的提交方式無法得知各列送出時的檢查碼：手動登錄請勿填寫檢查碼",
+            "This batch's adapter cannot tell what checksum each row was sent with: leave checksums out of hand-imported lines",
+            adapter=batch.adapter,
+        )  # fmt: skip
+    return sent
+
+
+def _already_answered(answered: int) -> LichengError:
+    return LichengError(
+        "RECEIPTS_ALREADY_ANSWERED", "已有學生確認、申訴或已重新提交，不能再登錄另一份收訖明細",
+        "Students have answered (or were resubmitted): another receipt list cannot be recorded", answered=answered,
+    )  # fmt: skip
 
 
 async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLine]) -> list[Receipt]:
@@ -152,7 +195,8 @@ async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLi
 
     Every frozen item gets a line (received, mismatch or missing), lines naming
     no item are kept as unexpected; the batch's counts are kept for staff
-    (``ReceiptComparison``).
+    (``ReceiptComparison``). A list recorded while every receipt is pending
+    replaces the last one whole; after an answer: RECEIPTS_ALREADY_ANSWERED.
     """
     batch = await get_batch(actor, batch_id)
     if batch.status not in (BatchStatus.SUBMITTED, BatchStatus.RECEIPTS):
@@ -162,23 +206,27 @@ async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLi
     lines = list(lines)
     if any(line.student_id is not None and line.student_id not in students for line in lines):
         raise InvalidInput("receipts", "收訖明細含有不在此批次的學生", "A receipt line names a student not in this batch")
-    by_student, unplaced = compare(items, lines)
+    typed = any(line.checksum and line.checksum_ok is None for line in lines)  # checksums nobody judged yet (hand-imported)
+    by_student, unplaced = compare(items, lines, await _sent_checksums(batch) if typed else None)
     now = clock.now()
     policy = await policy_for(batch.school_id, batch.academic_year)
     window = (await calendar_for(batch.school_id, batch.academic_year)).receipt_review(policy, now)
     out: list[Receipt] = []
     async with in_transaction():
+        # Two lists at once (a poll and collectReceipts, two imports) queue here on PostgreSQL; SQLite serialises writers.
+        await SubmissionBatch.filter(id=batch.id).select_for_update().first()
+        rows = {r.student_id: r for r in await Receipt.filter(batch_id=batch.id)}
+        answered = sum(1 for r in rows.values() if r.status != ReceiptStatus.PENDING)
+        if answered:
+            raise _already_answered(answered)
         for student_id in sorted(students):
-            row = await Receipt.get_or_none(batch_id=batch.id, student_id=student_id)
-            if row is not None and row.status != ReceiptStatus.PENDING:
-                out.append(row)  # answered receipts are not overwritten
-                continue
             values: dict[str, Any] = {"lines": by_student.get(student_id, []), "recorded_at": now, "review_closes_on": window.closes_on}
+            row = rows.get(student_id)
             if row is None:
                 row = await Receipt.create(school_id=batch.school_id, batch_id=batch.id, student_id=student_id, **values)
             else:
-                await Receipt.filter(id=row.id).update(**values)
-                row.lines = values["lines"]
+                await Receipt.filter(id=row.id, status=ReceiptStatus.PENDING).update(**values)
+                row.update_from_dict(values)
             out.append(row)
         counts = tally([*(normalized(line) for r in out for line in r.lines), *unplaced])
         summary: dict[str, Any] = {name: counts[name] for name in (*LINE_STATUSES, "unverified")}
@@ -209,8 +257,8 @@ async def collect_receipts(actor: Actor, batch_id: int) -> list[Receipt] | None:
 async def poll_batch(actor: Actor, batch_id: int, *, polls: int, poll_seconds: float, job_id: int, final: bool = False) -> None:
     """The ``submission.poll`` job: ask the adapter for the batch's status by its file id.
 
-    Done: the receipts are recorded (once: a receipt per student, answered ones
-    kept). Refused: the batch is failed with the central side's reason. Not yet:
+    Done: the receipts are recorded (once: a receipt per student; a batch past
+    ``submitted`` is left alone). Refused: the batch is failed with the central side's reason. Not yet:
     the next poll is queued, later each time; its idempotency key names this
     job, so a poll that runs twice queues one successor.
     """

@@ -38,7 +38,7 @@ from licheng.portfolio.models import (
 )
 from licheng.portfolio.policy import policy_for
 from licheng.portfolio.records import check_year_term
-from licheng.portfolio.submission_port import BatchSnapshot, SnapshotItem, SubmissionAdapter, adapter_for
+from licheng.portfolio.submission_port import BatchSnapshot, SnapshotItem, SubmissionAdapter, adapter_for, item_reference
 from licheng.portfolio.windows import calendar_for
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
@@ -113,6 +113,7 @@ async def _snapshot(actor: Actor, school_id: int, year: int, term: int, *, stude
     scope = BatchScope.YEAR if term == 0 else BatchScope.TERM
     items = await (_year_items(school_id, year, students) if term == 0 else _term_items(school_id, year, term, students))
     now = clock.now()
+    code = (await School.get(id=school_id)).code
     async with in_transaction():
         batch = await SubmissionBatch.create(
             school_id=school_id, academic_year=year, term=term, scope=scope, resubmission_of_id=resubmission_of,
@@ -121,7 +122,8 @@ async def _snapshot(actor: Actor, school_id: int, year: int, term: int, *, stude
         rows = [
             SubmissionItem(school_id=school_id, batch_id=batch.id, student_id=row.student_id, item_type=kind,
                            item_id=row.id, content={"academic_year": year, **content}, file_checksums=checksums,
-                           content_sha256=digest({"academic_year": year, **content, "files": checksums}))  # fmt: skip
+                           content_sha256=digest({"academic_year": year, **content, "files": checksums}),
+                           reference=item_reference(code, kind, row.id))  # fmt: skip
             for kind, row, content, checksums in items
         ]
         if rows:
@@ -175,7 +177,8 @@ async def snapshot_of(batch: SubmissionBatch) -> BatchSnapshot:
     rows = await SubmissionItem.filter(batch_id=batch.id).order_by("id")
     numbers = dict(await Person.filter(id__in=list({r.student_id for r in rows})).values_list("id", "student_number"))
     items = tuple(
-        SnapshotItem(r.student_id, numbers.get(r.student_id), r.item_type, r.item_id, r.content, tuple(r.file_checksums), r.content_sha256)
+        SnapshotItem(r.student_id, numbers.get(r.student_id), r.item_type, r.item_id, r.content, tuple(r.file_checksums),
+                     r.content_sha256, r.reference)  # fmt: skip
         for r in rows
     )
     return BatchSnapshot(batch.id, school.code, batch.academic_year, batch.term, batch.scope.value, items,

@@ -26,6 +26,7 @@ class SnapshotItem:
     content: dict[str, Any]
     file_checksums: tuple[str, ...]
     content_sha256: str
+    reference: str = ""  # stored when the batch was frozen ("" for items frozen before it was: computed)
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,21 @@ class BatchSnapshot:
     school_id: int | None = None  # the tenant, for adapters that keep their own records per school
 
     def reference(self, item: SnapshotItem) -> str:
-        """The item's reference as rosters and receipt lines name it (see ``item_reference``)."""
-        return item_reference(self.school_code, item.item_type, item.item_id)
+        """The item's reference as rosters and receipt lines name it (see ``item_reference``): the one
+        stored at freeze time, so a school code changed since then does not rename the item."""
+        return item.reference or item_reference(self.school_code, item.item_type, item.item_id)
 
 
 def item_reference(school_code: str, item_type: str, item_id: int) -> str:
     """A stable name for a submitted item, the same in every batch (a resubmission too).
 
-    Derived from the school, the item's type and its id only: no personal data,
-    and nothing the central side could read our row ids or counts from. Unkeyed
-    on purpose: a rotated secret must not rename the items of old batches, and
-    staff importing a receipt list by hand compare the same values.
+    Derived from the school, the item's type and its id only: no personal data.
+    It does not hide our row ids: it is an unkeyed hash over a known school code
+    and small integers, so anyone holding it can find the id by trying them. Kept
+    unkeyed on purpose: the central side already holds every row's student and
+    content, so the id is no secret worth a key, and a key would have to live
+    (never rotated) per school. It is computed once, when the batch is frozen,
+    and stored (``SubmissionItem.reference``).
     """
     digest = hashlib.sha256(f"licheng-item|{school_code}|{item_type}|{item_id}".encode()).hexdigest()
     return "LI" + digest[:30]
@@ -74,8 +79,8 @@ class ReceiptLine:
     (``item_reference``) or, without one, by ``item_type`` and ``item_id``. What
     the central side holds is judged by ``checksum_ok`` when the adapter checked
     the content itself (moe_central compares its rows' checksums), else by
-    ``checksum`` against the item's frozen ``content_sha256``; a line with
-    neither is received but unverified.
+    ``checksum`` against the row checksum the adapter says it sent
+    (``RowChecksums``); a line with neither is received but unverified.
     """
 
     student_id: int | None  # None: the central side names a student who is not in the batch
@@ -109,6 +114,21 @@ class SubmissionAdapter(Protocol):
 
     async def poll(self, ticket: SubmissionTicket) -> SubmissionStatus:
         """The delivery's status; when done, the receipts the central database returned."""
+        ...
+
+
+@runtime_checkable
+class RowChecksums(Protocol):
+    """An adapter that can say what checksum each sent row had (optional).
+
+    Staff may type in a checksum the central side listed for a row; only the
+    adapter knows how it computed that (moe_central: ``row_checksum`` over the
+    row as written), so the core asks it rather than comparing with its own
+    ``content_sha256``, which the central side never sees.
+    """
+
+    async def row_checksums(self, snapshot: BatchSnapshot) -> dict[str, str] | None:
+        """Item reference -> the row checksum as sent; None when the delivery carried none."""
         ...
 
 

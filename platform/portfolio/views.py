@@ -8,7 +8,6 @@ layer calls them from DataLoaders; access is checked once by the caller
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from licheng.portfolio.models import (
     Receipt,
 )
 from licheng.portfolio import reads
-from licheng.portfolio.policy import Policy, bureau_raw, policy_with
-from licheng.portfolio.windows import SchoolCalendar, Window, calendar_of
+from licheng.portfolio.windows import Window, year_context
+from licheng.portfolio.windows import YearContext as YearContext  # re-exported: the GraphQL layer reads it from here
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
 from licheng.tenants.models import Membership, Person, Role, SchoolClass
@@ -164,25 +163,6 @@ async def record_portfolio_read(actor: Actor, student: Person) -> None:
     """PDPA: reading another person's portfolio leaves a trace."""
     if actor.person_id != student.id:
         await audit.record(actor, "read_portfolio", "person", student.id, student_id=student.id)
-
-
-@dataclass(frozen=True)
-class YearContext:
-    """What every section of one school's year needs: the rules and the calendar."""
-
-    policy: Policy
-    calendar: SchoolCalendar
-
-    def windows(self, grade: int | None = None) -> list[Window]:
-        return self.calendar.all_windows(self.policy, grade)
-
-
-async def year_context(school_id: int, academic_year: int) -> YearContext:
-    """The year's policy and calendar: the school's own rows in one statement, plus the plugins'."""
-    # The school's rows and the plugins' layers in one round trip (queued together), not two.
-    (zone, terms, override), raws = await asyncio.gather(reads.year_rows(school_id, academic_year), bureau_raw(school_id, academic_year))
-    policy = await policy_with(school_id, academic_year, override, raws)
-    return YearContext(policy, calendar_of(school_id, academic_year, zone, terms))
 
 
 # --- counts for overviews ------------------------------------------------------------------------

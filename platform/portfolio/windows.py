@@ -11,13 +11,14 @@ receipt's review window starts when the receipt is recorded.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from licheng.portfolio import clock
 from licheng.portfolio.errors import WindowClosed, term_not_set
-from licheng.portfolio.policy import Policy
+from licheng.portfolio.policy import Policy, bureau_raw, policy_with
 
 # name -> (zh-TW, English)
 NAMES: dict[str, tuple[str, str]] = {
@@ -167,3 +168,24 @@ async def calendar_for(school_id: int, academic_year: int) -> SchoolCalendar:
 
 def calendar_of(school_id: int, academic_year: int, zone: str, terms: list[tuple[int, date, date]]) -> SchoolCalendar:
     return SchoolCalendar(school_id, academic_year, zone, {t: TermDates(t, starts, ends) for t, starts, ends in terms})
+
+
+@dataclass(frozen=True)
+class YearContext:
+    """What every section of one school's year needs: the rules and the calendar."""
+
+    policy: Policy
+    calendar: SchoolCalendar
+
+    def windows(self, grade: int | None = None) -> list[Window]:
+        return self.calendar.all_windows(self.policy, grade)
+
+
+async def year_context(school_id: int, academic_year: int) -> YearContext:
+    """The year's policy and calendar, for the views and the records window alike: the school's own
+    rows in one statement and the plugins' layers queued with it (one round trip, not two)."""
+    from licheng.portfolio.reads import year_rows
+
+    (zone, terms, override), raws = await asyncio.gather(year_rows(school_id, academic_year), bureau_raw(school_id, academic_year))
+    policy = await policy_with(school_id, academic_year, override, raws)
+    return YearContext(policy, calendar_of(school_id, academic_year, zone, terms))

@@ -25,9 +25,12 @@ from licheng.plugins import LichengError
 from licheng.portfolio.submission_port import BatchSnapshot, ReceiptLine, SnapshotItem, SubmissionStatus, SubmissionTicket
 from licheng.tenants.actor import system_actor
 from moe_central.client import CentralClient, CentralUnavailable
-from moe_central.format import BY_NAME, FORMAT_VERSION, SUPPORTED_VERSIONS, row_checksum, rosters_for
+from moe_central.format import BY_NAME, FORMAT_VERSION, SUPPORTED_VERSIONS, row_checksum, rosters_for, version_number
 from moe_central.models import CentralDelivery, DeliveryState
 from moe_central.rosters import expected_rows
+
+
+_Sent = tuple[SnapshotItem, str]  # a row as built: its item and its row checksum
 
 
 class NotConfigured(LichengError):
@@ -174,14 +177,38 @@ class CentralAdapter:
         await CentralDelivery.filter(id=delivery.id).update(state=DeliveryState.ACCEPTED, last_error=None)
         return SubmissionStatus(done=True, message=f"accepted: {len(lines)} rows received", receipts=receipts)
 
+    @staticmethod
+    def _sent_rows(snapshot: BatchSnapshot, version: str) -> tuple[dict[str, _Sent], dict[tuple[str, str], list[_Sent]]]:
+        """Every row as built: by item reference, and per (roster, student number) in order, with its row checksum."""
+        by_ref: dict[str, _Sent] = {}
+        queues: dict[tuple[str, str], list[_Sent]] = defaultdict(list)
+        for spec in rosters_for(snapshot.term):
+            for item, row in expected_rows(spec, snapshot, version):
+                sent = (item, row_checksum(list(row), row))
+                by_ref[snapshot.reference(item)] = sent
+                queues[(spec.name, item.student_number or "")].append(sent)
+        return by_ref, queues
+
+    async def row_checksums(self, snapshot: BatchSnapshot) -> dict[str, str] | None:
+        """Item reference -> ``row_sha256`` of the row as sent (``licheng.portfolio.submission_port.RowChecksums``),
+        for checksums staff type in from the central side's list. None when nothing was delivered
+        yet or the delivery's format carries no row checksum (version 1)."""
+        delivery = await CentralDelivery.get_or_none(school_id=snapshot.school_id, batch_id=snapshot.batch_id)
+        if delivery is None or delivery.format_version not in SUPPORTED_VERSIONS or version_number(delivery.format_version) < 2:
+            return None
+        by_ref, _ = self._sent_rows(snapshot, delivery.format_version)
+        return {ref: checksum for ref, (_, checksum) in by_ref.items()}
+
     async def _receipt_lines(self, delivery: CentralDelivery, lines: list[dict[str, Any]]) -> tuple[ReceiptLine, ...]:
         """Name the item of each central line for the core's item-by-item comparison (docs/central.md, "Receipts").
 
         From version 2 a line echoes the row's ``item_ref`` and the ``row_sha256``
         of the row the central side stored: the item is the one with that
         reference, and the checksum is compared here with the row as we sent it
-        (``checksum_ok``). A version-1 line has no reference: it is placed by
-        position (the n-th row of a student in a roster is his n-th item there).
+        (``checksum_ok``); a line with a reference but no checksum is judged by
+        its student number alone (another student's: mismatch). A version-1
+        line has no reference: it is placed by position (the n-th row of a
+        student in a roster is his n-th item there).
         A line naming no item stays a line (the core keeps it as unexpected); one
         naming no student of the batch has no ``student_id``.
         """
@@ -189,13 +216,7 @@ class CentralAdapter:
 
         snapshot = await snapshot_of(await get_batch(system_actor(delivery.school_id), delivery.batch_id))
         version = delivery.format_version if delivery.format_version in SUPPORTED_VERSIONS else FORMAT_VERSION
-        by_ref: dict[str, tuple[SnapshotItem, str]] = {}
-        queues: dict[tuple[str, str], list[tuple[SnapshotItem, str]]] = defaultdict(list)
-        for spec in rosters_for(snapshot.term):
-            for item, row in expected_rows(spec, snapshot, version):
-                sent = (item, row_checksum(list(row), row))
-                by_ref[snapshot.reference(item)] = sent
-                queues[(spec.name, item.student_number or "")].append(sent)
+        by_ref, queues = self._sent_rows(snapshot, version)
         students = {item.student_number: item.student_id for item in snapshot.items if item.student_number}
         out: list[ReceiptLine] = []
         for line in sorted(lines, key=lambda ln: (str(ln.get("roster")), int(ln.get("row") or 0))):
@@ -215,6 +236,7 @@ class CentralAdapter:
                 continue
             item, expected = found
             # The student number is in the row's checksum: a row the central side filed under another student is a mismatch.
-            ok = reported == expected if reported else None
+            # Without a checksum the number is all there is to check (a line placed by position matched it already).
+            ok = reported == expected if reported else (False if ref and number and number != (item.student_number or "") else None)
             out.append(ReceiptLine(item.student_id, item.item_type, item.item_id, status, note, snapshot.reference(item), reported, ok, where))
         return tuple(out)

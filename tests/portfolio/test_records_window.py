@@ -174,6 +174,26 @@ async def test_after_the_window_a_correction_is_the_only_change_and_is_audited(s
     assert (await records.correct_record(staff, "course_record", fixed.id, "再更正", {"credits": 2})).supersedes_id == fixed.id
 
 
+async def test_a_correction_of_a_row_its_open_window_still_lets_staff_edit_is_record_not_final(scene, clock):
+    staff, math = await scene.staff.actor(), scene.records["math"]
+    error = await _error(records.correct_record(staff, "course_record", math.id, "學分更正", {"credits": 3}))  # 2026-10-15
+    assert (error.code, error.details["window"], error.details["closes_on"]) == ("RECORD_NOT_FINAL", "records", "2027-02-19")
+    assert "2027-02-19" in error.message_zh and "ordinary save" in error.message_en
+    assert not await LateAddition.filter(school_id=scene.school.id).exists()
+    assert (await CourseRecord.get(id=math.id)).superseded_at is None
+    assert (await records.save_course_record(staff, **_course(scene, credits=3))).credits == 3  # the way while it is open
+
+
+async def test_a_submitted_row_is_corrected_in_any_window_and_a_term_without_a_calendar_has_final_rows(scene, clock, central):
+    staff = await scene.staff.actor()
+    await submission.create_batch(staff, YEAR, 1)  # 2026-10-15: term 1's window is open, its rows are frozen
+    fixed = await records.correct_record(staff, "course_record", scene.records["math"].id, "學分數登錄錯誤", {"credits": 3})
+    assert (fixed.credits, fixed.supersedes_id) == (3, scene.records["math"].id)
+    await SchoolTerm.filter(school_id=scene.school.id, academic_year=YEAR, term=2).delete()
+    fixed = await records.correct_record(staff, "course_record", scene.records["math2"].id, "學分數登錄錯誤", {"credits": 3})
+    assert fixed.supersedes_id == scene.records["math2"].id  # no open window, so no ordinary save either
+
+
 async def test_only_staff_correct_records(scene, clock):
     clock.set(AFTER_TERM_1_RECORDS)
     error = await _error(records.correct_record(await scene.teacher.actor(), "course_record", scene.records["math"].id, "改", {"credits": 3}))

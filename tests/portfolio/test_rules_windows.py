@@ -129,8 +129,9 @@ async def test_students_review_receipts_in_a_window_of_at_least_three_days(scene
     again = await submission.resubmit(staff, batch.id)
     assert again.resubmission_of_id == batch.id and again.student_ids == [scene.student.person.id]
     clock.set(at(2027, 2, 5, 0))
-    other = await receipts.record_receipts(staff, batch.id, [])  # answered receipts are kept as they were
-    assert other[0].status.value == "resubmitted"
+    # One list per batch: once a receipt is answered (here resubmitted), another list is refused.
+    assert (await _code(receipts.record_receipts(staff, batch.id, []))).code == "RECEIPTS_ALREADY_ANSWERED"
+    assert [r.status.value for r in await receipts.batch_receipts(staff, batch.id)] == ["resubmitted"]
 
 
 async def test_uploaded_data_cannot_be_changed_after_its_window(scene, clock):

@@ -81,6 +81,9 @@ class SubmissionItem(Model):
     content: fields.JSONField[dict[str, Any]] = fields.JSONField()
     file_checksums: fields.JSONField[list[str]] = fields.JSONField(default=list)
     content_sha256 = fields.CharField(max_length=64)
+    # submission_port.item_reference at freeze time: a later change of the school code renames nothing
+    # ("" for items frozen before migration 0010: computed from the school's code when read).
+    reference = fields.CharField(max_length=32, default="")
 
     school_id: int
     batch_id: int
