@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 
 from licheng.storage.blobstore import BlobStore, make_blob_store
+from licheng.tenants.models import Role
 
 _spec = importlib.util.spec_from_file_location(
     "licheng_storage_test_samples", Path(__file__).with_name("samples.py")
@@ -90,3 +91,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         blob_store = make_blob_store(_samples.s3_url(base, f"licheng-test-{uuid.uuid4().hex[:16]}"))
     await blob_store.check()
     yield blob_store
+
+
+@pytest.fixture
+async def school(factory):  # noqa: ANN001, ANN201
+    return await factory.school()
+
+
+@pytest.fixture
+async def student(factory, school):  # noqa: ANN001, ANN201
+    return await factory.member(school, Role.STUDENT)

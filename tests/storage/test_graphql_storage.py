@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from licheng.graphql.relay import to_global_id
 from licheng.storage import service
 from licheng.storage.limits import UploadLimits, national_defaults
@@ -13,16 +11,6 @@ from licheng.storage.models import StoredBlob
 from licheng.tenants.models import Guardianship, Role
 
 USAGE = "query($s: ID) { storageUsage(studentId: $s) { usedBytes limitBytes warning display } }"
-
-
-@pytest.fixture
-async def school(factory):
-    return await factory.school()
-
-
-@pytest.fixture
-async def student(factory, school):
-    return await factory.member(school, Role.STUDENT)
 
 
 async def upload(gql, data: bytes, name: str) -> dict:

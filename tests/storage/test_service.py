@@ -24,16 +24,6 @@ from licheng.tenants.models import Role
 LIMITS = national_defaults()
 
 
-@pytest.fixture
-async def school(factory):
-    return await factory.school()
-
-
-@pytest.fixture
-async def student(factory, school):
-    return await factory.member(school, Role.STUDENT)
-
-
 async def receive(store: BlobStore, member, data: bytes, name: str = "a.pdf", **options) -> StoredBlob:
     from tests.storage import samples
 

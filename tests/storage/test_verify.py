@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from licheng.settings import Settings
 from licheng.storage import service
 from licheng.storage.blobstore import BlobStore
@@ -17,17 +15,6 @@ from licheng.storage.keys import new_blob_key
 from licheng.storage.limits import national_defaults
 from licheng.storage.local import LocalBlobStore
 from licheng.storage.models import BlobCategory, QuotaLedger, StoredBlob
-from licheng.tenants.models import Role
-
-
-@pytest.fixture
-async def school(factory):
-    return await factory.school()
-
-
-@pytest.fixture
-async def student(factory, school):
-    return await factory.member(school, Role.STUDENT)
 
 
 async def put_files(store: BlobStore, samples, member, count: int = 3) -> list[StoredBlob]:
