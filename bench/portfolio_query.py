@@ -15,7 +15,13 @@ HTTP (httpx's ASGI transport, the same for all three):
 * ceiling: a plain strawberry schema of the same shape (same types, fields and
   query text) serving the same data from memory, with ParserCache and
   ValidationCache on, in a bare Starlette app: what strawberry itself costs;
-* bare: a Starlette route answering the same JSON, prebuilt.
+* bare: a Starlette route answering the same JSON, prebuilt;
+* ceiling + ours' reads: the ceiling, after doing only the data work ours cannot skip (the token
+  and actor, the student, policy and calendar, the item lists, storage used, with ours' own
+  statements, thrown away): what ours could reach if building the answer cost nothing;
+* ceiling + actor + 1 read: the token checked, the actor read, the year's items fetched in
+  one statement and not even decoded: a lower bound for any implementation that reads the
+  database per request (no policy, calendar, caps or storage).
 
 Each runs for --seconds per round, rounds alternating; prints requests per
 second (best round), the process CPU time per request (best round: steadier
@@ -32,6 +38,7 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -267,6 +274,11 @@ def memory_portfolio(data: dict[str, Any]) -> Portfolio:
     )  # fmt: skip
 
 
+def _serve(query: type) -> Starlette:
+    schema = strawberry.Schema(query=query, extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)])
+    return Starlette(routes=[Route("/graphql", GraphQL(schema, graphql_ide=None), methods=["POST"])])
+
+
 def ceiling_app(portfolio: Portfolio) -> Starlette:
     @strawberry.type
     class Query:
@@ -274,8 +286,69 @@ def ceiling_app(portfolio: Portfolio) -> Starlette:
         def my_portfolio(self, academic_year: int) -> Portfolio:
             return portfolio
 
-    schema = strawberry.Schema(query=Query, extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)])
-    return Starlette(routes=[Route("/graphql", GraphQL(schema, graphql_ide=None), methods=["POST"])])
+    return _serve(Query)
+
+
+def _after(portfolio: Portfolio, read: Callable[[str, int], Awaitable[object]]) -> Starlette:
+    """The ceiling's prebuilt answer, served after ``read(bearer token, academic year)``."""
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def my_portfolio(self, info: strawberry.Info, academic_year: int) -> Portfolio:
+            await read(info.context["request"].headers.get("authorization", "")[7:], academic_year)
+            return portfolio
+
+    return _serve(Query)
+
+
+def floor_app(portfolio: Portfolio, settings: Any) -> Starlette:
+    """The ceiling after ours' own reads (the token and actor, the student, the year's policy and
+    calendar, the three item lists, storage used), thrown away: what ours could show if building
+    the answer from them cost nothing."""
+    from licheng.auth.service import actor_for_token
+    from licheng.portfolio import files, views
+
+    async def read(token: str, academic_year: int) -> None:
+        actor = await actor_for_token(settings, token)
+        school_id, student_id = actor.require_school(), actor.person_id or 0
+        key = [(student_id, academic_year)]
+        await asyncio.gather(  # everything after the actor in one round trip, as ours does
+            views.students_by_id(school_id)([student_id]), views.year_context(school_id, academic_year),
+            views.outcomes_for(key), views.performances_for(key), views.course_records_for(key), files.storage_used([student_id]),
+        )  # fmt: skip
+
+    return _after(portfolio, read)
+
+
+def minimum_app(portfolio: Portfolio, settings: Any) -> Starlette:
+    """The least any implementation reading this database per request must do: check the token and
+    read the actor (one statement), then fetch the year's items in ONE statement (outcomes with
+    their record and files, performances with their files, as raw rows, not even decoded). The
+    answer is the ceiling's prebuilt one. No policy, calendar, caps or storage: a lower bound."""
+    from tortoise import connections
+
+    from licheng.auth.service import actor_for_token
+
+    columns = '"id", "brief", "document_id", "media_id", "created_at"'
+    items = (
+        f'SELECT o.{columns.replace(", ", ", o.")}, r."course_code", r."subject_name", CAST(r."credits" AS TEXT), d."sha256", m."sha256" '
+        'FROM portfolio_course_outcome o JOIN portfolio_course_record r ON r."id" = o."course_record_id" '
+        'LEFT JOIN portfolio_file d ON d."id" = o."document_id" LEFT JOIN portfolio_file m ON m."id" = o."media_id" '
+        'WHERE o."student_id" = {student} AND o."academic_year" = {year} UNION ALL '
+        f'SELECT p.{columns.replace(", ", ", p.")}, p."kind", p."title", CAST(p."details" AS TEXT), d."sha256", m."sha256" '
+        'FROM portfolio_performance p LEFT JOIN portfolio_file d ON d."id" = p."document_id" '
+        'LEFT JOIN portfolio_file m ON m."id" = p."media_id" WHERE p."student_id" = {student} AND p."academic_year" = {year}'
+    )
+
+    async def read(token: str, academic_year: int) -> None:
+        actor = await actor_for_token(settings, token)
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        marks, values = (("$1", "$2"), [actor.person_id, academic_year]) if postgres else (("?", "?"), [actor.person_id, academic_year] * 2)
+        await conn.execute_query(items.format(student=marks[0], year=marks[1]), values)
+
+    return _after(portfolio, read)
 
 
 def bare_app(answer: dict[str, Any]) -> Starlette:
@@ -374,13 +447,21 @@ async def main(items: int, seconds: float, rounds: int, database_url: str) -> No
             count = len(data["myPortfolio"]["outcomes"]) + len(data["myPortfolio"]["performances"])
             ceiling = httpx.AsyncClient(transport=httpx.ASGITransport(app=ceiling_app(memory_portfolio(data))), base_url="http://bench")
             bare = httpx.AsyncClient(transport=httpx.ASGITransport(app=bare_app(first)), base_url="http://bench")
+            floor = httpx.AsyncClient(transport=httpx.ASGITransport(app=floor_app(memory_portfolio(data), settings)),
+                                      base_url="http://bench")  # fmt: skip
+            minimum = httpx.AsyncClient(transport=httpx.ASGITransport(app=minimum_app(memory_portfolio(data), settings)),
+                                        base_url="http://bench")  # fmt: skip
+            auth = {"authorization": f"Bearer {token}"}
             targets = [
-                Target("ours (app, auth, database)", ours_client, {"authorization": f"Bearer {token}"}),
+                Target("ours (app, auth, database)", ours_client, auth),
                 Target("ceiling (strawberry, memory)", ceiling, {}),
                 Target("bare Starlette JSON route", bare, {}),
+                Target("ceiling + ours' reads", floor, auth),
+                Target("ceiling + actor + 1 read", minimum, auth),
             ]
-            check = (await ceiling.post("/graphql", json={"query": QUERY, "variables": {"y": YEAR}})).json()
-            assert check == first, "the ceiling must answer exactly what ours answers"
+            for other in (ceiling, floor, minimum):
+                check = (await other.post("/graphql", json={"query": QUERY, "variables": {"y": YEAR}}, headers=auth)).json()
+                assert check == first, "the ceiling must answer exactly what ours answers"
             for target in targets:  # warm-up
                 await rate(target, min(0.5, seconds))
             for index in range(rounds):
@@ -393,6 +474,8 @@ async def main(items: int, seconds: float, rounds: int, database_url: str) -> No
             parts = await breakdown(ours_client, targets[0].headers, {"query": QUERY, "variables": {"y": YEAR}}, seconds)
             await ceiling.aclose()
             await bare.aclose()
+            await floor.aclose()
+            await minimum.aclose()
         backend = "PostgreSQL" if settings.is_postgres else "SQLite"
         print(f"'my portfolio' with {count} items, {backend}, one worker, best of {rounds} x {seconds:g}s")
         print(f"  {'':<30} {'req/s':>8}  {'ms/req':>6}  {'CPU ms/req':>10}")
@@ -400,10 +483,18 @@ async def main(items: int, seconds: float, rounds: int, database_url: str) -> No
             print(f"  {target.name:<30} {target.best:8.1f}  {1000 / target.best:6.2f}  {1000 * target.best_cpu:10.2f}")
         print(f"  {'ours: schema.execute only':<30} {direct:8.1f}  {1000 / direct:6.2f}"
               "              (no HTTP, middleware or token)")
-        ours, ceiling_rate, bare_rate = (t.best for t in targets)
+        ours, ceiling_rate, bare_rate, floor_rate, minimum_rate = (t.best for t in targets)
         cpu_ratio = targets[1].best_cpu / targets[0].best_cpu
         print(f"  ours / ceiling = {ours / ceiling_rate:.2f} by the clock, {cpu_ratio:.2f} by CPU time  (target >= 0.80)")
         print(f"  ours / bare    = {ours / bare_rate:.2f}")
+        floor_cpu = targets[1].best_cpu / targets[3].best_cpu
+        print(f"  reachable: (ceiling + ours' reads) / ceiling = {floor_rate / ceiling_rate:.2f} by the clock, {floor_cpu:.2f} by CPU time:")
+        print("    what ours could show if building the answer cost nothing; ours / that ="
+              f" {ours / floor_rate:.2f}")
+        minimum_cpu = targets[1].best_cpu / targets[4].best_cpu
+        print(f"  bound:     (ceiling + actor + 1 read) / ceiling = {minimum_rate / ceiling_rate:.2f} by the clock,"
+              f" {minimum_cpu:.2f} by CPU time:")
+        print("    the least any implementation that checks the token and reads the items per request must add")
         print_breakdown(parts, direct)
     finally:
         clock.set_now(None)
