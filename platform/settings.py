@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     )
     storage_url: str = Field(
         default="",
-        description="file:///path or s3://KEY:SECRET@host:port/bucket?secure=false. "
+        description="file:///path or s3://KEY:SECRET@host:port/bucket?secure=false&region=...&public=https://files.example.org "
+        "(public=: the origin browsers reach the store by, when the app uses an internal name; download and "
+        "upload links are signed for it). "
         "Empty: the folder blobs/ in data_dir.",
     )
     secret_key: str = Field(

@@ -13,7 +13,9 @@ Storage URL (`LICHENG_STORAGE_URL`):
 
 S3 query options: `secure` (default true: HTTPS), `region` (skips a region
 look-up), `create_bucket` (default true: create the bucket if missing),
-`part_size` (bytes per multipart part, >= 5 MiB; default 5 MiB). Percent-encode
+`part_size` (bytes per multipart part, >= 5 MiB; default 5 MiB), `public`
+(`http(s)://host[:port]`: the endpoint browsers reach the store by, when the app
+reaches it by an internal name; presigned URLs are made for it). Percent-encode
 the access key and secret if they contain `:`, `@` or `/`.
 """
 
@@ -25,7 +27,65 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from licheng.errors import LichengError
 from licheng.storage.views import Source
+
+
+class StorageUrlInvalid(LichengError, ValueError):
+    """A bad LICHENG_STORAGE_URL, found at startup (still a ValueError for the callers
+    that catch one). The message never repeats the URL: it holds the keys."""
+
+    def __init__(self, option: str, reason_zh: str, reason_en: str) -> None:
+        super().__init__(
+            "STORAGE_URL_INVALID",
+            f"LICHENG_STORAGE_URL 的 {option} 設定錯誤：{reason_zh}",
+            f"LICHENG_STORAGE_URL option {option}: {reason_en}",
+            option=option,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublicEndpoint:
+    """Where browsers reach the object store (`?public=`), as `host[:port]` + TLS or not."""
+
+    endpoint: str
+    secure: bool
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+
+def parse_public_endpoint(value: str) -> PublicEndpoint:
+    """`public=` of an s3:// storage URL: an origin only (`http(s)://host[:port]`).
+    A path could not work (path-style URLs put the bucket first) and a query or
+    credentials would leak into every link handed to a browser."""
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise StorageUrlInvalid(
+            "public=", "只接受 http:// 或 https:// 開頭的網址", "must start with http:// or https://"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise StorageUrlInvalid("public=", "不可包含帳號或密碼", "must not contain credentials")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise StorageUrlInvalid(
+            "public=",
+            "只能是 scheme://主機[:埠]，不可有路徑或查詢字串",
+            "must be scheme://host[:port], with no path or query",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise StorageUrlInvalid("public=", "埠號無效", "has an invalid port") from None
+    host = parts.hostname
+    if not host:
+        raise StorageUrlInvalid("public=", "缺少主機名稱", "has no host name")
+    host = f"[{host}]" if ":" in host else host  # IPv6 literal
+    secure = scheme == "https"
+    # Browsers omit a default port from Host, and SigV4 signs Host: never sign it in.
+    default = 443 if secure else 80
+    return PublicEndpoint(host if port in (None, default) else f"{host}:{port}", secure)
 
 
 @dataclass(frozen=True, slots=True)

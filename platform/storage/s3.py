@@ -7,7 +7,7 @@ file-like reader in the worker thread pulls from it for
 multipart upload otherwise. Memory stays near one part plus the queue.
 When the stream fails or crosses its limit, the reader raises inside the SDK,
 which aborts the multipart upload: no object is left. Only plain S3 calls are
-used (no MinIO admin or extension APIs).
+used (no MinIO admin or extension APIs). Links for browsers may name another endpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from minio import Minio
 from minio.datatypes import PostPolicy
 from minio.error import S3Error
 
-from licheng.storage.blobstore import BlobStat, StoredObject
+from licheng.storage.blobstore import BlobStat, PublicEndpoint, StoredObject, parse_public_endpoint
 from licheng.storage.errors import BlobIntegrityError, BlobNotFound, BlobStoreUnavailable
 from licheng.storage.filenames import content_disposition
 from licheng.storage.keys import validate_key, validate_prefix
@@ -141,6 +141,7 @@ class S3BlobStore:
         region: str | None = None,
         create_bucket: bool = True,
         part_size: int = _MIN_PART,
+        public: PublicEndpoint | None = None,
     ) -> None:
         if part_size < _MIN_PART:
             raise ValueError("S3 multipart parts must be at least 5 MiB")
@@ -151,6 +152,8 @@ class S3BlobStore:
         self._client = new_client(endpoint, access_key, secret_key, secure=secure, region=region)
         self._identity = (endpoint, access_key, secret_key, secure)
         self._bucket_ready = False
+        self.public = public
+        self._public_client: Minio | None = None
 
     @classmethod
     def from_url(cls, url: str) -> S3BlobStore:
@@ -169,6 +172,7 @@ class S3BlobStore:
             region=options.get("region") or None,
             create_bucket=_flag(options.get("create_bucket"), True),
             part_size=int(options.get("part_size", _MIN_PART)),
+            public=parse_public_endpoint(options["public"]) if options.get("public") else None,
         )
 
     def _ensure_bucket(self, *, probe: bool = False) -> None:
@@ -252,8 +256,10 @@ class S3BlobStore:
         policy.add_equals_condition("key", key)
         policy.add_content_length_range_condition(size, size)
         fields = await asyncio.to_thread(self._client.presigned_post_policy, policy)
+        # The policy's signature does not cover the host: the public endpoint takes it as is.
         endpoint, _, _, secure = self._identity
-        return f"{'https' if secure else 'http'}://{endpoint}/{self.bucket}", {"key": key, **fields}
+        base = self.public.base_url if self.public else f"{'https' if secure else 'http'}://{endpoint}"
+        return f"{base}/{self.bucket}", {"key": key, **fields}
 
     def source_of(self, key: str, size: int) -> S3Source:
         """What a checking process needs to read the object with range GETs (no copy)."""
@@ -320,13 +326,20 @@ class S3BlobStore:
         }
         if content_type:
             headers["response-content-type"] = content_type
-        return await asyncio.to_thread(
-            self._client.presigned_get_object,
-            self.bucket,
-            key,
-            expires=expires,
-            response_headers=headers,
-        )
+        return await asyncio.to_thread(self._presign_get, key, expires, headers)
+
+    def _presign_get(self, key: str, expires: timedelta, headers: dict[str, Any]) -> str:
+        """SigV4 signs the Host header, so a link is signed for the host browsers send (rewriting
+        it afterwards breaks it): with `public=`, by a second client made for that endpoint."""
+        if self.public is not None and self._public_client is None:
+            _, access_key, secret_key, _ = self._identity
+            # An explicit region: signing calls no server (else the bucket's, asked once internally).
+            region = self.region or self._client._get_region(self.bucket)  # noqa: SLF001
+            self._public_client = new_client(
+                self.public.endpoint, access_key, secret_key, secure=self.public.secure, region=region
+            )
+        client = self._public_client or self._client
+        return client.presigned_get_object(self.bucket, key, expires=expires, response_headers=headers)
 
     async def check(self) -> None:
         try:

@@ -76,6 +76,7 @@ app.kubernetes.io/part-of: licheng
 {{- end }}
 {{- printf "s3://%s%s/%s?secure=%t&create_bucket=%t" $auth $s3.endpoint $s3.bucket $s3.secure $s3.createBucket }}
 {{- with $s3.region }}&region={{ . | urlquery }}{{ end }}
+{{- with $s3.publicEndpoint }}&public={{ . | urlquery }}{{ end }}
 {{- end }}
 {{- end }}
 
