@@ -8,15 +8,13 @@ same queries, and a section nobody asked for costs none.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
-from strawberry.scalars import JSON
 
 from licheng.errors import NotFound
 from licheng.graphql.context import Info
 from licheng.graphql.loaders import loader, once
 from licheng.graphql.permissions import InSchool, SignedIn
+from licheng.graphql.portfolio_receipts import Receipt
 from licheng.graphql.portfolio_types import (
     CadreRecord,
     CourseOutcome,
@@ -25,14 +23,12 @@ from licheng.graphql.portfolio_types import (
     EnrolmentRecord,
     PortfolioWindow,
 )
-from licheng.graphql.relay import Node, pk_of, to_global_id
+from licheng.graphql.relay import pk_of, to_global_id
 from licheng.graphql.tenants import Person, SchoolClass
-from licheng.portfolio import access, files, kinds, receipts, views
-from licheng.portfolio.models import OutcomeStatus, ReceiptStatus
+from licheng.portfolio import access, files, kinds, views
+from licheng.portfolio.models import OutcomeStatus
 from licheng.portfolio.policy import Policy, policy_for
 from licheng.portfolio.windows import SchoolCalendar
-
-ReceiptStatusEnum = strawberry.enum(ReceiptStatus, name="ReceiptStatus")
 
 
 @strawberry.type(description="The resolved rules of the school for an academic year (national ← bureau ← school).")
@@ -112,43 +108,6 @@ class PortfolioCaps:
     selected_performances_cap: int
     storage_used_bytes: int = strawberry.field(description="All three years (e.g. 5.08 MB of 150 MB).")
     quota_bytes: int
-
-
-@strawberry.type(description="收訖明細: what the central database received for the student, and his answer.")
-class Receipt(Node):
-    academic_year: int
-    term: int
-    status: ReceiptStatusEnum  # type: ignore[valid-type]
-    lines: JSON = strawberry.field(
-        description="[{itemType, itemId, status, note}], status received | mismatch | missing | unexpected (compared with the frozen items).",
-        deprecation_reason="Use receiptLines(receiptId): typed lines with the reference, checksum and zh/en wording.",
-    )
-    reason: str | None
-    recorded_at: datetime
-    review_closes_on: str
-    responded_at: datetime | None
-
-    @staticmethod
-    def of(row) -> Receipt:  # noqa: ANN001 - a models.Receipt with its batch loaded
-        return Receipt(
-            id=to_global_id("Receipt", row.id), academic_year=row.batch.academic_year, term=row.batch.term,
-            status=row.status, lines=[_line(line) for line in row.lines], reason=row.reason, recorded_at=row.recorded_at,  # type: ignore[arg-type]
-            review_closes_on=row.review_closes_on.isoformat(), responded_at=row.responded_at,
-        )  # fmt: skip
-
-
-# Submitted item types and the GraphQL types naming them (receipt lines, recordReceipts' item ids).
-ITEM_TYPE_NAMES = {"outcome": "CourseOutcome", "performance": "DiversePerformance", "course_record": "CourseRecord",
-                   "cadre": "CadreRecord", "enrolment": "EnrolmentRecord"}  # fmt: skip
-
-
-def _line(stored: dict) -> dict:
-    """A receipt line with the item's global ID, as clients name items; lines recorded before the
-    item-by-item comparison are read in today's statuses (receipts.normalized)."""
-    line = receipts.normalized(stored)
-    type_name = ITEM_TYPE_NAMES.get(str(line.get("item_type")))
-    item = to_global_id(type_name, int(line["item_id"])) if type_name and line.get("item_id") is not None else None
-    return {"itemType": line.get("item_type"), "itemId": item, "status": line.get("status"), "note": line.get("note", "")}
 
 
 async def _context(info: Info, school_id: int, year: int) -> views.YearContext:

@@ -14,7 +14,8 @@ from licheng.errors import InvalidInput
 from licheng.graphql.context import Info
 from licheng.graphql.loaders import loader
 from licheng.graphql.permissions import InSchool
-from licheng.graphql.portfolio import ITEM_TYPE_NAMES, PortfolioPolicy, Receipt, ReceiptStatusEnum
+from licheng.graphql.portfolio import PortfolioPolicy
+from licheng.graphql.portfolio_receipts import ITEM_TYPE_NAMES, Receipt, ReceiptStatusEnum
 from licheng.graphql.relay import Connection, Node, connection, from_global_id, node_resolver, pk_of, to_global_id
 from licheng.portfolio import models, receipts, submission
 from licheng.portfolio.policy import policy_for, school_overrides, set_school_policy
