@@ -23,7 +23,7 @@ from licheng.portfolio.models import CadreLevel, EnrolmentStatus
 from licheng.portfolio.records import RecordWindows, save_cadre_record, save_course_record, save_enrolment
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
-from licheng.tenants.importer import RowError, read_csv
+from licheng.tenants.importer import RowError, RowInvalid, read_csv
 from licheng.tenants.models import Person, Role
 
 
@@ -57,11 +57,6 @@ class RecordImportReport:
         return not self.errors
 
 
-class _Bad(Exception):
-    def __init__(self, column: str, code: str, zh: str, en: str) -> None:
-        self.error = (column, code, zh, en)
-
-
 def parse(kind: RecordImportKind, data: bytes) -> tuple[list[dict[str, str]], str]:
     required, optional = COLUMNS[kind]
     return read_csv(data, required, optional)
@@ -70,7 +65,7 @@ def parse(kind: RecordImportKind, data: bytes) -> tuple[list[dict[str, str]], st
 def _int(row: dict[str, str], column: str) -> int:
     value = row.get(column, "")
     if not value.lstrip("-").isdigit():
-        raise _Bad(column, "NOT_A_NUMBER", "須為整數", "Must be a whole number")
+        raise RowInvalid(column, "NOT_A_NUMBER", "須為整數", "Must be a whole number")
     return int(value)
 
 
@@ -81,7 +76,7 @@ def _date(row: dict[str, str], column: str) -> date | None:
     try:
         return date.fromisoformat(value.replace("/", "-"))
     except ValueError:
-        raise _Bad(column, "NOT_A_DATE", "日期格式須為 YYYY-MM-DD", "Dates are YYYY-MM-DD") from None
+        raise RowInvalid(column, "NOT_A_DATE", "日期格式須為 YYYY-MM-DD", "Dates are YYYY-MM-DD") from None
 
 
 def _choice(enum: type[Enum], row: dict[str, str], column: str, default: Any = None) -> Any:
@@ -92,7 +87,7 @@ def _choice(enum: type[Enum], row: dict[str, str], column: str, default: Any = N
         return enum(value)
     except ValueError:
         choices = ", ".join(e.value for e in enum)  # type: ignore[attr-defined]
-        raise _Bad(column, "UNKNOWN_VALUE", f"須為：{choices}", f"Must be one of: {choices}") from None
+        raise RowInvalid(column, "UNKNOWN_VALUE", f"須為：{choices}", f"Must be one of: {choices}") from None
 
 
 def _passed(value: str) -> bool | None:
@@ -102,7 +97,7 @@ def _passed(value: str) -> bool | None:
         return True
     if value.lower() in ("0", "n", "no", "false", "否", "不及格", "未通過"):
         return False
-    raise _Bad("passed", "UNKNOWN_VALUE", "須為 是/否", "Must be yes or no")
+    raise RowInvalid("passed", "UNKNOWN_VALUE", "須為 是/否", "Must be yes or no")
 
 
 async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, dry_run: bool = False) -> RecordImportReport:
@@ -119,7 +114,7 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
     async def one(row: dict[str, str]) -> None:
         student_id = students.get(row.get("student_number", ""))
         if student_id is None:
-            raise _Bad("student_number", "UNKNOWN_STUDENT", "找不到此學號", "No student with this number")
+            raise RowInvalid("student_number", "UNKNOWN_STUDENT", "找不到此學號", "No student with this number")
         common = {"student_id": student_id, "academic_year": _int(row, "academic_year"), "term": _int(row, "term"), "windows": windows}
         if kind == RecordImportKind.ENROLMENT:
             await save_enrolment(actor, **common, grade=_int(row, "grade"), class_code=row["class_code"],
@@ -128,7 +123,7 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
         elif kind == RecordImportKind.CADRE:
             starts_on = _date(row, "starts_on")
             if starts_on is None:
-                raise _Bad("starts_on", "REQUIRED", "此欄必填", "This column is required")
+                raise RowInvalid("starts_on", "REQUIRED", "此欄必填", "This column is required")
             await save_cadre_record(actor, **common, level=_choice(CadreLevel, row, "level"), unit=row["unit"],
                                     position=row["position"], starts_on=starts_on, ends_on=_date(row, "ends_on"))  # fmt: skip
         else:
@@ -136,7 +131,7 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
             if number := row.get("teacher_staff_number"):
                 teacher_id = teachers.get(number)
                 if teacher_id is None:
-                    raise _Bad("teacher_staff_number", "UNKNOWN_TEACHER", "找不到此教師編號", "No teacher with this staff number")
+                    raise RowInvalid("teacher_staff_number", "UNKNOWN_TEACHER", "找不到此教師編號", "No teacher with this staff number")
             await save_course_record(actor, **common, course_code=row["course_code"], subject_name=row["subject_name"],
                                      grade=_int(row, "grade"), credits=_int(row, "credits"), score=row.get("score") or None,
                                      passed=_passed(row.get("passed", "")), teacher_id=teacher_id)  # fmt: skip
@@ -151,7 +146,7 @@ async def import_records(actor: Actor, kind: RecordImportKind, data: bytes, *, d
                     async with in_transaction():  # a savepoint per row
                         await one(row)
                     report.written += 1
-                except _Bad as bad:
+                except RowInvalid as bad:
                     report.errors.append(RowError(index + 2, *bad.error))
                 except LichengError as error:
                     column = str(error.details.get("field", "")) if error.details else ""

@@ -80,7 +80,10 @@ class ImportReport:
         return not self.errors
 
 
-class _RowInvalid(Exception):
+class RowInvalid(Exception):
+    """One row's problem (column, code, zh, en): importers raise it while checking a row and
+    collect it as a ``RowError`` with the row's line."""
+
     def __init__(self, column: str, code: str, zh: str, en: str) -> None:
         self.error = (column, code, zh, en)
 
@@ -118,23 +121,23 @@ def read_csv(data: bytes, required: list[str], optional: list[str]) -> tuple[lis
     return rows, encoding
 
 
-def _int(row: dict[str, str], column: str, low: int, high: int, *, required: bool = False) -> int | None:
+def int_cell(row: dict[str, str], column: str, low: int, high: int, *, required: bool = False) -> int | None:
     value = row.get(column, "")
     if not value:
         if required:
-            raise _RowInvalid(column, "REQUIRED", "此欄必填", "This column is required")
+            raise RowInvalid(column, "REQUIRED", "此欄必填", "This column is required")
         return None
     if not value.isdigit() or not low <= int(value) <= high:
-        raise _RowInvalid(column, "OUT_OF_RANGE", f"須為 {low} 到 {high} 的整數", f"Must be a whole number from {low} to {high}")
+        raise RowInvalid(column, "OUT_OF_RANGE", f"須為 {low} 到 {high} 的整數", f"Must be a whole number from {low} to {high}")
     return int(value)
 
 
-def _required(row: dict[str, str], column: str, max_len: int = 100) -> str:
+def required_cell(row: dict[str, str], column: str, max_len: int = 100) -> str:
     value = row.get(column, "")
     if not value:
-        raise _RowInvalid(column, "REQUIRED", "此欄必填", "This column is required")
+        raise RowInvalid(column, "REQUIRED", "此欄必填", "This column is required")
     if len(value) > max_len:
-        raise _RowInvalid(column, "TOO_LONG", f"長度不可超過 {max_len}", f"At most {max_len} characters")
+        raise RowInvalid(column, "TOO_LONG", f"長度不可超過 {max_len}", f"At most {max_len} characters")
     return value
 
 
@@ -150,13 +153,13 @@ class _Importer:
             return nationalid.protect(raw, data_key=self.settings.data_key_bytes, lookup_key=self.settings.lookup_key_bytes)
         except InvalidInput:
             # The value itself is never echoed back.
-            raise _RowInvalid("national_id", "NATIONAL_ID_INVALID", "身分證字號格式或檢查碼錯誤", "Malformed national ID or wrong check digit") from None
+            raise RowInvalid("national_id", "NATIONAL_ID_INVALID", "身分證字號格式或檢查碼錯誤", "Malformed national ID or wrong check digit") from None
 
     async def _account(self, login: str, name: str) -> Account:
         if not login:
-            raise _RowInvalid("login", "REQUIRED", "此欄必填", "This column is required")
+            raise RowInvalid("login", "REQUIRED", "此欄必填", "This column is required")
         if not LOGIN.match(login):  # the same alphabet as invited staff: no ':' (single sign-on accounts use it)
-            raise _RowInvalid("login", "LOGIN_INVALID", "帳號須為 3 到 64 個英數字或 . _ @ -", "A login is 3-64 letters, digits or . _ @ -")
+            raise RowInvalid("login", "LOGIN_INVALID", "帳號須為 3 到 64 個英數字或 . _ @ -", "A login is 3-64 letters, digits or . _ @ -")
         account = await Account.get_or_none(login=login)
         if account is None:
             initial = passwords.initial_password()
@@ -190,8 +193,8 @@ class _Importer:
         await Membership.get_or_create(school_id=self.school_id, person_id=person.id, role=role, school_class_id=class_id)
 
     async def classes(self, row: dict[str, str]) -> None:
-        code = _required(row, "code", 16)
-        values: dict[str, Any] = {"name": _required(row, "name", 50), "grade": _int(row, "grade", 1, 12, required=True)}
+        code = required_cell(row, "code", 16)
+        values: dict[str, Any] = {"name": required_cell(row, "name", 50), "grade": int_cell(row, "grade", 1, 12, required=True)}
         existing = await SchoolClass.get_or_none(school_id=self.school_id, code=code)
         if existing is None:
             existing = await SchoolClass.create(school_id=self.school_id, code=code, **values)
@@ -205,22 +208,22 @@ class _Importer:
         if staff_number:
             teacher = await Person.get_or_none(school_id=self.school_id, staff_number=staff_number)
             if teacher is None:
-                raise _RowInvalid("homeroom_staff_number", "UNKNOWN_TEACHER", "找不到此教師編號，請先匯入教師", "No teacher with this staff number: import teachers first")
+                raise RowInvalid("homeroom_staff_number", "UNKNOWN_TEACHER", "找不到此教師編號，請先匯入教師", "No teacher with this staff number: import teachers first")
             await Membership.filter(school_id=self.school_id, role=Role.HOMEROOM, school_class_id=existing.id).exclude(person_id=teacher.id).delete()
             await self._role(teacher, Role.HOMEROOM, existing.id)
 
     async def students(self, row: dict[str, str]) -> None:
-        number = _required(row, "student_number", 20)
-        name = _required(row, "name")
-        class_code = _required(row, "class_code", 16)
+        number = required_cell(row, "student_number", 20)
+        name = required_cell(row, "name")
+        class_code = required_cell(row, "class_code", 16)
         school_class = await SchoolClass.get_or_none(school_id=self.school_id, code=class_code)
         if school_class is None:
-            raise _RowInvalid("class_code", "UNKNOWN_CLASS", "找不到此班級代碼，請先匯入班級", "No class with this code: import classes first")
+            raise RowInvalid("class_code", "UNKNOWN_CLASS", "找不到此班級代碼，請先匯入班級", "No class with this code: import classes first")
         values: dict[str, Any] = {
             "name": name,
             "school_class_id": school_class.id,
-            "seat": _int(row, "seat", 1, 99),
-            "entry_year": _int(row, "entry_year", 100, 200),
+            "seat": int_cell(row, "seat", 1, 99),
+            "entry_year": int_cell(row, "entry_year", 100, 200),
             "email": row.get("email") or None,
             **self._national_id(row),
         }
@@ -230,28 +233,28 @@ class _Importer:
         await self._role(person, Role.STUDENT)
 
     async def teachers(self, row: dict[str, str]) -> None:
-        number = _required(row, "staff_number", 20)
-        name = _required(row, "name")
+        number = required_cell(row, "staff_number", 20)
+        name = required_cell(row, "name")
         roles = [r.strip().lower() for r in (row.get("roles") or "teacher").replace(";", ",").split(",") if r.strip()]
         unknown = [r for r in roles if r not in TEACHER_ROLES]
         if unknown:
-            raise _RowInvalid("roles", "UNKNOWN_ROLE", "角色只能是 teacher、counselor、staff", "Roles are teacher, counselor or staff")
-        account = await self._account(_required(row, "login", 64), name)
+            raise RowInvalid("roles", "UNKNOWN_ROLE", "角色只能是 teacher、counselor、staff", "Roles are teacher, counselor or staff")
+        account = await self._account(required_cell(row, "login", 64), name)
         values = {"name": name, "email": row.get("email") or None, "account_id": account.id, **self._national_id(row)}
         person = await self._upsert_person({"staff_number": number}, values)
         for role in roles:
             await self._role(person, TEACHER_ROLES[role])
 
     async def parents(self, row: dict[str, str]) -> None:
-        name = _required(row, "name")
-        login = _required(row, "login", 64)
+        name = required_cell(row, "name")
+        login = required_cell(row, "login", 64)
         numbers = [n.strip() for n in row["student_numbers"].replace(",", ";").split(";") if n.strip()]
         if not numbers:
-            raise _RowInvalid("student_numbers", "REQUIRED", "此欄必填", "This column is required")
+            raise RowInvalid("student_numbers", "REQUIRED", "此欄必填", "This column is required")
         children = await Person.filter(school_id=self.school_id, student_number__in=numbers)
         found = {c.student_number for c in children}
         if missing := [n for n in numbers if n not in found]:
-            raise _RowInvalid("student_numbers", "UNKNOWN_STUDENT", f"找不到學號：{', '.join(missing)}", f"Unknown student numbers: {', '.join(missing)}")
+            raise RowInvalid("student_numbers", "UNKNOWN_STUDENT", f"找不到學號：{', '.join(missing)}", f"Unknown student numbers: {', '.join(missing)}")
         account = await self._account(login, name)
         values = {"name": name, "email": row.get("email") or None, **self._national_id(row)}
         person = await self._upsert_person({"account_id": account.id}, values)
@@ -285,7 +288,7 @@ async def import_people(
                 try:
                     async with in_transaction():  # a savepoint: one bad row does not poison the rest
                         await handle(row)
-                except _RowInvalid as invalid:
+                except RowInvalid as invalid:
                     column, code, zh, en = invalid.error
                     report.errors.append(RowError(index + 2, column, code, zh, en))
                 if progress:

@@ -32,7 +32,7 @@ from licheng.errors import LichengError
 from licheng.settings import Settings
 from licheng.tenants import audit, nationalid
 from licheng.tenants.actor import Actor, system_actor
-from licheng.tenants.importer import MAX_ROWS, RowError, _int, _required, _RowInvalid
+from licheng.tenants.importer import MAX_ROWS, RowError, RowInvalid, int_cell, required_cell
 from licheng.tenants.models import Membership, Person, Role, School, SchoolClass
 
 log = logging.getLogger("licheng.tenants.sync")
@@ -97,7 +97,7 @@ class _Sync:
         try:
             clean = nationalid.normalise(raw)
         except LichengError:
-            raise _RowInvalid("national_id", "NATIONAL_ID_INVALID", "身分證字號格式或檢查碼錯誤", "Malformed national ID or wrong check digit") from None
+            raise RowInvalid("national_id", "NATIONAL_ID_INVALID", "身分證字號格式或檢查碼錯誤", "Malformed national ID or wrong check digit") from None
         if person is not None and person.national_id_hash == nationalid.lookup_hash(clean, self.settings.lookup_key_bytes):
             return {}  # the same number: nothing to rewrite (its ciphertext would differ every run)
         return nationalid.protect(clean, data_key=self.settings.data_key_bytes, lookup_key=self.settings.lookup_key_bytes)
@@ -130,8 +130,8 @@ class _Sync:
         await Membership.get_or_create(school_id=self.school_id, person_id=person.id, role=role, school_class_id=class_id)
 
     async def classes_row(self, row: Mapping[str, str]) -> None:
-        code = _required(dict(row), "code", 16)
-        values: dict[str, Any] = {"name": _required(dict(row), "name", 50), "grade": _int(dict(row), "grade", 1, 12, required=True)}
+        code = required_cell(dict(row), "code", 16)
+        values: dict[str, Any] = {"name": required_cell(dict(row), "name", 50), "grade": int_cell(dict(row), "grade", 1, 12, required=True)}
         existing = await SchoolClass.get_or_none(school_id=self.school_id, code=code)
         if existing is None:
             existing = await SchoolClass.create(school_id=self.school_id, code=code, **values)
@@ -147,15 +147,15 @@ class _Sync:
         """Make ``person`` the only homeroom teacher of the class; True if anything changed."""
         school_class = self.classes.get(class_code) or await SchoolClass.get_or_none(school_id=self.school_id, code=class_code)
         if school_class is None:
-            raise _RowInvalid("tutor_class", "UNKNOWN_CLASS", "找不到此導師班", "No class with this code")
+            raise RowInvalid("tutor_class", "UNKNOWN_CLASS", "找不到此導師班", "No class with this code")
         others = Membership.filter(school_id=self.school_id, role=Role.HOMEROOM, school_class_id=school_class.id).exclude(person_id=person.id)
         removed = await others.delete()
         _, created = await Membership.get_or_create(school_id=self.school_id, person_id=person.id, role=Role.HOMEROOM, school_class_id=school_class.id)
         return bool(removed or created)
 
     async def teachers_row(self, row: Mapping[str, str]) -> int:
-        number = _required(dict(row), "staff_number", 20)
-        values = {"name": _required(dict(row), "name"), "email": row.get("email") or None}
+        number = required_cell(dict(row), "staff_number", 20)
+        values = {"name": required_cell(dict(row), "name"), "email": row.get("email") or None}
         person, unchanged = await self._upsert(self.report.teachers, {"staff_number": number}, row, values)
         await self._role(person, Role.TEACHER)
         tutor = row.get("tutor_class", "")
@@ -171,14 +171,14 @@ class _Sync:
         return person.id
 
     async def students_row(self, row: Mapping[str, str]) -> int:
-        number = _required(dict(row), "student_number", 20)
-        class_code = _required(dict(row), "class_code", 16)
+        number = required_cell(dict(row), "student_number", 20)
+        class_code = required_cell(dict(row), "class_code", 16)
         school_class = self.classes.get(class_code) or await SchoolClass.get_or_none(school_id=self.school_id, code=class_code)
         if school_class is None:
-            raise _RowInvalid("class_code", "UNKNOWN_CLASS", "找不到此班級代碼", "No class with this code")
+            raise RowInvalid("class_code", "UNKNOWN_CLASS", "找不到此班級代碼", "No class with this code")
         values: dict[str, Any] = {
-            "name": _required(dict(row), "name"), "school_class_id": school_class.id,
-            "seat": _int(dict(row), "seat", 1, 99), "email": row.get("email") or None,
+            "name": required_cell(dict(row), "name"), "school_class_id": school_class.id,
+            "seat": int_cell(dict(row), "seat", 1, 99), "email": row.get("email") or None,
         }  # fmt: skip
         person, _ = await self._upsert(self.report.students, {"student_number": number}, row, values)
         await self._role(person, Role.STUDENT)
@@ -231,7 +231,7 @@ async def apply_rows(
                             person_id = await handle(row)
                         if kind in listed:
                             listed[kind].add(person_id)
-                    except _RowInvalid as invalid:
+                    except RowInvalid as invalid:
                         column, code, zh, en = invalid.error
                         report.errors.append(RowError(index + 1, f"{kind}.{column}", code, zh, en))
                     except IntegrityError:

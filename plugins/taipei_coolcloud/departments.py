@@ -25,7 +25,7 @@ from licheng.portfolio.access import require_student
 from licheng.portfolio.models import PerformanceKind as K
 from licheng.tenants import audit
 from licheng.tenants.actor import Actor
-from licheng.tenants.importer import RowError, read_csv
+from licheng.tenants.importer import RowError, RowInvalid, read_csv
 from licheng.tenants.models import School
 from taipei_coolcloud.ids import PLUGIN_ID
 from taipei_coolcloud.models.departments import ApplicationDepartment, TargetDepartment
@@ -102,11 +102,6 @@ class DepartmentImportReport:
         return not self.errors
 
 
-class _Bad(Exception):
-    def __init__(self, column: str, code: str, zh: str, en: str) -> None:
-        self.error = (column, code, zh, en)
-
-
 # --- who may act -------------------------------------------------------------------------------
 
 
@@ -160,9 +155,9 @@ _SPLIT = re.compile(r"[;|、,，\s]+")
 def _text(row: dict[str, Any], column: str, max_len: int, *, required: bool = True) -> str:
     value = str(row.get(column) or "").strip()
     if required and not value:
-        raise _Bad(column, "REQUIRED", "此欄必填", "This column is required")
+        raise RowInvalid(column, "REQUIRED", "此欄必填", "This column is required")
     if len(value) > max_len:
-        raise _Bad(column, "TOO_LONG", f"不可超過 {max_len} 字", f"At most {max_len} characters")
+        raise RowInvalid(column, "TOO_LONG", f"不可超過 {max_len} 字", f"At most {max_len} characters")
     return value
 
 
@@ -173,7 +168,7 @@ def _int(row: dict[str, Any], column: str, default: int, low: int, high: int) ->
     text = str(value).strip()
     # ASCII digits only: "²".isdigit() is True but int("²") fails, and "１０" should not pass silently
     if isinstance(value, bool) or not re.fullmatch(r"\d{1,6}", text, re.ASCII) or not low <= int(text) <= high:
-        raise _Bad(column, "OUT_OF_RANGE", f"須為 {low} 到 {high} 的整數", f"Must be a whole number from {low} to {high}")
+        raise RowInvalid(column, "OUT_OF_RANGE", f"須為 {low} 到 {high} 的整數", f"Must be a whole number from {low} to {high}")
     return int(text)
 
 
@@ -182,16 +177,16 @@ def _item_codes(row: dict[str, Any]) -> list[str]:
     items = [str(v).strip() for v in raw] if isinstance(raw, list) else _SPLIT.split(str(raw or "").strip())
     codes = list(dict.fromkeys(c for c in items if c))
     if not codes:
-        raise _Bad("item_codes", "REQUIRED", "請列出至少一個參採項目", "List at least one item code")
+        raise RowInvalid("item_codes", "REQUIRED", "請列出至少一個參採項目", "List at least one item code")
     if unknown := [c for c in codes if c not in ITEM_CODES]:
-        raise _Bad("item_codes", "UNKNOWN_ITEM_CODE", f"不認得的參採項目：{', '.join(unknown[:5])}",
+        raise RowInvalid("item_codes", "UNKNOWN_ITEM_CODE", f"不認得的參採項目：{', '.join(unknown[:5])}",
                    f"Unknown item codes: {', '.join(unknown[:5])}")  # fmt: skip
     return codes
 
 
 def _weights(row: dict[str, Any], codes: list[str]) -> dict[str, float]:
     raw = row.get("weights")
-    bad = _Bad("weights", "INVALID_WEIGHTS", "權重格式須為「代碼:數字」，數字 0 到 100，代碼須在參採項目中",
+    bad = RowInvalid("weights", "INVALID_WEIGHTS", "權重格式須為「代碼:數字」，數字 0 到 100，代碼須在參採項目中",
                "Weights are code:number pairs, numbers 0 to 100, codes among the item codes")  # fmt: skip
     if raw is None or raw == "":
         return {}
@@ -217,16 +212,16 @@ def _weights(row: dict[str, Any], codes: list[str]) -> dict[str, float]:
 
 
 def clean_row(row: dict[str, Any], academic_year: int) -> dict[str, Any]:
-    """One department, validated and normalised, or ``_Bad`` naming the column."""
+    """One department, validated and normalised, or ``RowInvalid`` naming the column."""
     code = _text(row, "department_code", 20)
     if not _CODE.match(code):
-        raise _Bad("department_code", "INVALID_CODE", "校系代碼只能有英數字與連字號", "Department codes are letters, digits and hyphens")
+        raise RowInvalid("department_code", "INVALID_CODE", "校系代碼只能有英數字與連字號", "Department codes are letters, digits and hyphens")
     year = row.get("academic_year")
     if year not in (None, "") and str(year).strip() != str(academic_year):
-        raise _Bad("academic_year", "WRONG_YEAR", f"學年度須為 {academic_year}", f"The academic year must be {academic_year}")
+        raise RowInvalid("academic_year", "WRONG_YEAR", f"學年度須為 {academic_year}", f"The academic year must be {academic_year}")
     track = _text(row, "track", 12, required=False) or "university"
     if track not in TRACKS:
-        raise _Bad("track", "UNKNOWN_VALUE", "須為 university 或 technical", "Must be university or technical")
+        raise RowInvalid("track", "UNKNOWN_VALUE", "須為 university 或 technical", "Must be university or technical")
     codes = _item_codes(row)
     return {
         "code": code, "university": _text(row, "university", 100), "name": _text(row, "department_name", 100),
@@ -282,9 +277,9 @@ async def import_departments(
         try:
             values = clean_row(row, academic_year)
             if values["code"] in cleaned:
-                raise _Bad("department_code", "DUPLICATE", "校系代碼重複", "This department code appears twice")
+                raise RowInvalid("department_code", "DUPLICATE", "校系代碼重複", "This department code appears twice")
             cleaned[values["code"]] = values
-        except _Bad as bad:
+        except RowInvalid as bad:
             report.errors.append(RowError(index + first_line, *bad.error))
     if report.errors:
         return report
