@@ -31,7 +31,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from licheng.auth.external_facts import apply_facts, facts_of
+from licheng.auth.external_facts import apply_facts, facts_of, has_role
 from licheng.auth.models import Account, ExternalLogin
 from licheng.auth.sealed import seal, unseal
 from licheng.auth.service import TokenPair, issue_tokens
@@ -185,10 +185,6 @@ async def _eligible_schools(at: ProviderAt, identity: ExternalIdentity) -> list[
     return out
 
 
-async def _has_role(person: Person, role: Role) -> bool:
-    return await Membership.exists(person_id=person.id, role=role)
-
-
 async def _by_student_number(school: School, identity: ExternalIdentity, national_hash: str | None) -> Person | None:
     """The student with this number, only when the identity names this one school and nothing disagrees.
 
@@ -199,7 +195,7 @@ async def _by_student_number(school: School, identity: ExternalIdentity, nationa
     if not identity.student_number or Role.STUDENT.value not in identity.roles or len(identity.all_school_codes()) != 1:
         return None
     found = await Person.get_or_none(school_id=school.id, student_number=identity.student_number.strip(), active=True)
-    if found is None or not await _has_role(found, Role.STUDENT):
+    if found is None or not await has_role(found, Role.STUDENT):
         return None
     if national_hash and found.national_id_hash:
         return found if hmac.compare_digest(national_hash, found.national_id_hash) else None

@@ -19,7 +19,7 @@ from licheng.tenants import audit
 from licheng.tenants.models import Guardianship, Membership, Person, Role, School, SchoolClass
 
 
-async def _has_role(person: Person, role: Role) -> bool:
+async def has_role(person: Person, role: Role) -> bool:
     return await Membership.exists(person_id=person.id, role=role)
 
 
@@ -39,7 +39,7 @@ async def apply_facts(provider_id: str, school: School, person: Person, facts: d
             if created:
                 await audit.record(None, "guardianship_from_sso", "person", person.id, school_id=school.id,
                                    student_id=child_id, changes={"provider": provider_id})  # fmt: skip
-    if not facts.get("one_school") or not await _has_role(person, Role.TEACHER):
+    if not facts.get("one_school") or not await has_role(person, Role.TEACHER):
         return
     link = await ExternalLogin.get(provider_id=provider_id, person_id=person.id, school_id=school.id)
     tutor = str(facts.get("tutor_class") or "").strip()

@@ -14,9 +14,7 @@ import strawberry
 from licheng.graphql.context import Info
 from licheng.graphql.permissions import InSchool
 from licheng.graphql.relay import Connection, Node, connection, node_resolver, pk_of, to_global_id
-from licheng.plugins.runtime import require_enabled
 from taipei_coolcloud import early_warnings_service as service
-from taipei_coolcloud.ids import PLUGIN_ID
 from taipei_coolcloud.models import early_warnings as models
 
 
@@ -63,9 +61,7 @@ class WarningEmailPreference:
 
 @node_resolver("EarlyWarning")
 async def _warning_node(info: Info, pk: int) -> EarlyWarning:
-    actor = info.context.actor
-    await require_enabled(actor.school_id, PLUGIN_ID)
-    return EarlyWarning.of(await service.get_warning(actor, pk))
+    return EarlyWarning.of(await service.get_warning(info.context.actor, pk))
 
 
 @strawberry.type
@@ -80,25 +76,19 @@ class EarlyWarningQuery:
     async def my_warnings(
         self, info: Info, unread_only: bool = False, first: int | None = None, after: str | None = None
     ) -> Connection[EarlyWarning]:
-        actor = info.context.actor
-        await require_enabled(actor.school_id, PLUGIN_ID)
-        page = await service.my_warnings(actor, unread_only=unread_only, first=first, after=after)
+        page = await service.my_warnings(info.context.actor, unread_only=unread_only, first=first, after=after)
         return connection(page, EarlyWarning.of)
 
     @strawberry.field(permission_classes=[InSchool], description="Staff: every warning of the school, of one kind or all.")
     async def school_warnings(
         self, info: Info, kind: WarningKindEnum | None = None, first: int | None = None, after: str | None = None  # type: ignore[valid-type]
     ) -> Connection[EarlyWarning]:
-        actor = info.context.actor
-        await require_enabled(actor.school_id, PLUGIN_ID)
-        page = await service.school_warnings(actor, kind=kind, first=first, after=after)
+        page = await service.school_warnings(info.context.actor, kind=kind, first=first, after=after)
         return connection(page, EarlyWarning.of)
 
     @strawberry.field(permission_classes=[InSchool], description="Which warning e-mails I have turned off.")
     async def my_warning_email_preference(self, info: Info) -> WarningEmailPreference:
-        actor = info.context.actor
-        await require_enabled(actor.school_id, PLUGIN_ID)
-        return WarningEmailPreference.of(await service.email_preference(actor))
+        return WarningEmailPreference.of(await service.email_preference(info.context.actor))
 
 
 @strawberry.type
@@ -110,18 +100,14 @@ class EarlyWarningMutation:
 
     @strawberry.mutation(permission_classes=[InSchool], description="Mark one of my warnings read.")
     async def mark_warning_read(self, info: Info, id: strawberry.ID) -> EarlyWarning:
-        actor = info.context.actor
-        await require_enabled(actor.school_id, PLUGIN_ID)
-        return EarlyWarning.of(await service.mark_read(actor, pk_of(id, "EarlyWarning")))
+        return EarlyWarning.of(await service.mark_read(info.context.actor, pk_of(id, "EarlyWarning")))
 
     @strawberry.mutation(
         permission_classes=[InSchool],
         description="Turn warning e-mail off (or back on): of one kind, or of every kind when no kind is given.",
     )
     async def set_warning_email_opt_out(self, info: Info, opt_out: bool, kind: WarningKindEnum | None = None) -> WarningEmailPreference:  # type: ignore[valid-type]
-        actor = info.context.actor
-        await require_enabled(actor.school_id, PLUGIN_ID)
-        return WarningEmailPreference.of(await service.set_email_opt_out(actor, opt_out, kind))
+        return WarningEmailPreference.of(await service.set_email_opt_out(info.context.actor, opt_out, kind))
 
 
 QUERY_TYPES = [EarlyWarningQuery]
