@@ -314,7 +314,7 @@ def floor_app(portfolio: Portfolio, settings: Any) -> Starlette:
         school_id, student_id = actor.require_school(), actor.person_id or 0
         key = [(student_id, academic_year)]
         await asyncio.gather(  # everything after the actor in one round trip, as ours does
-            views.students_by_id(school_id)([student_id]), views.year_context(school_id, academic_year),
+            views.people_by_id(school_id)([student_id]), views.year_context(school_id, academic_year),
             views.outcomes_for(key), views.performances_for(key), views.course_records_for(key), files.storage_used([student_id]),
         )  # fmt: skip
 

@@ -126,7 +126,7 @@ class Portfolio:
 
     @strawberry.field
     async def student(self, info: Info) -> Person:
-        row = self.student_row or await loader(info, "portfolio.student", views.students_by_id(self.school_pk)).load(self.student_pk)
+        row = self.student_row or await loader(info, "portfolio.person", views.people_by_id(self.school_pk)).load(self.student_pk)
         if row is None:  # removed since the token's actor was read
             raise NotFound("student", "學生")
         return Person.of(row)  # type: ignore[arg-type]

@@ -27,7 +27,6 @@ _ITEM_TYPES = {type_name: item_type for item_type, type_name in ITEM_TYPE_NAMES.
 RECEIPT_LINES_MAX = 20_000  # a school's yearly list is a few thousand rows: more is a mistake, not a list
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REFERENCE = re.compile(r"^LI[0-9a-f]{30}$")  # submission_port.item_reference
-_NOTE_MAX = 200
 
 
 @strawberry.enum(description="What the central database's receipt list says of one submitted item.")
@@ -190,8 +189,8 @@ def _parsed(line: ReceiptLineInput) -> ReceiptLine:
     reference = (line.reference or "").strip()
     if reference and not _REFERENCE.match(reference):
         raise InvalidInput("reference", "項目參照碼格式錯誤（LI 加 30 位十六進位數字）", "reference is LI and 30 hexadecimal digits")
-    if len(line.note) > _NOTE_MAX:
-        raise InvalidInput("note", f"備註不可超過 {_NOTE_MAX} 字", f"note is at most {_NOTE_MAX} characters")
+    if len(line.note) > receipts.NOTE_MAX:
+        raise InvalidInput("note", f"備註不可超過 {receipts.NOTE_MAX} 字", f"note is at most {receipts.NOTE_MAX} characters")
     item_type, item_pk = "", None
     if line.item_id is not None:
         type_name, item_pk = from_global_id(line.item_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,15 +17,11 @@ from strawberry.scalars import JSON
 from licheng.graphql.context import Info
 from licheng.graphql.loaders import by_id, loader
 from licheng.graphql.relay import Node
-from licheng.graphql.relay import to_global_id as _to_global_id
+from licheng.graphql.relay import to_global_id
 from licheng.graphql.tenants import Person
 from licheng.portfolio import models
 from licheng.portfolio.windows import Window
 from licheng.portfolio import views
-
-# A portfolio page names ~200 objects; their global IDs (base64 of "Type:pk") repeat from request
-# to request, so they are remembered rather than encoded again each time.
-to_global_id = lru_cache(maxsize=1 << 16)(_to_global_id)
 
 OutcomeStatus = strawberry.enum(models.OutcomeStatus, name="OutcomeStatus")
 Decision = strawberry.enum(models.Decision, name="CertificationDecision")

@@ -8,6 +8,7 @@ that ``node(id:)`` can route it. Connections carry keyset cursors from
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -19,6 +20,9 @@ from licheng.pagination import Page, encode_cursor
 T = TypeVar("T")
 
 
+# A portfolio page names ~200 objects; their global IDs repeat from request to request, so they
+# are remembered rather than encoded again each time.
+@functools.lru_cache(maxsize=1 << 16)
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 

@@ -87,7 +87,7 @@ async def storage_used(student_ids: list[int]) -> dict[int, int]:
     if quota is None:
         from licheng.portfolio.reads import storage_used as used
 
-        return await used(student_ids, None)
+        return await used(student_ids)
     return await quota.used_by(student_ids)
 
 

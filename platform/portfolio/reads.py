@@ -275,17 +275,15 @@ async def year_rows(school_id: int, academic_year: int) -> tuple[str, list[tuple
     return first[0] or "Asia/Taipei", terms, override  # type: ignore[return-value]
 
 
-async def storage_used(students: Sequence[int], ledger_table: str | None) -> dict[int, int]:
-    """Bytes charged per student in one statement: storage's quota ledger (when storage is
-    installed) plus files attached on the minimal path (no stored blob), counseling files aside."""
+async def storage_used(students: Sequence[int]) -> dict[int, int]:
+    """Bytes of the files attached on the minimal path (no stored blob; counseling files aside),
+    per student, in one statement: the count when storage (and its quota ledger) is not installed."""
     sql = _Sql()
     files = (
         f'SELECT f."student_id" AS student_id, SUM(f."size") AS used FROM portfolio_file f '
         f'WHERE f."student_id" IN ({sql.params(students)}) AND f."stored_blob_id" IS NULL '
         f'AND f."category" <> {sql.param("counseling")} GROUP BY f."student_id"'
     )
-    if ledger_table:
-        files += f' UNION ALL SELECT l."person_id", l."used_bytes" FROM "{ledger_table}" l WHERE l."person_id" IN ({sql.params(students)})'
     used = {student: 0 for student in students}
     for row in await sql.rows(files):
         used[row["student_id"]] += int(row["used"] or 0)

@@ -38,6 +38,7 @@ from licheng.tenants.actor import Actor
 from licheng.tenants.models import Role, School
 
 REASON_MAX = 300
+NOTE_MAX = 200  # a receipt line's note, as stored
 
 
 LINE_STATUSES = ("received", "mismatch", "missing", "unexpected")
@@ -94,7 +95,7 @@ class _Frozen:
 def _unexpected(line: ReceiptLine, why: str = "") -> dict[str, Any]:
     return {"item_type": line.item_type, "item_id": line.item_id, "reference": line.reference[:64], "status": "unexpected",
             "central_status": line.status, "checksum": line.checksum[:64], "verified": False,
-            "note": masked(why or line.note)[:200], "where": masked(line.where)[:100]}  # fmt: skip
+            "note": masked(why or line.note)[:NOTE_MAX], "where": masked(line.where)[:100]}  # fmt: skip
 
 
 def _judged(item: _Frozen, line: ReceiptLine | None, sent: dict[str, str] | None = None) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def _judged(item: _Frozen, line: ReceiptLine | None, sent: dict[str, str] | None
                              "central_status": None, "checksum": "", "verified": False, "note": "", "where": ""}  # fmt: skip
     if line is None:
         return {**entry, "status": "missing"}
-    entry.update(central_status=line.status, checksum=line.checksum[:64], note=masked(line.note)[:200], where=masked(line.where)[:100])
+    entry.update(central_status=line.status, checksum=line.checksum[:64], note=masked(line.note)[:NOTE_MAX], where=masked(line.where)[:100])
     if line.status != "received":
         return {**entry, "status": "missing"}  # the central side refused the row: it does not hold it
     verdict = line.checksum_ok
@@ -228,7 +229,7 @@ async def record_receipts(actor: Actor, batch_id: int, lines: Iterable[ReceiptLi
                 await Receipt.filter(id=row.id, status=ReceiptStatus.PENDING).update(**values)
                 row.update_from_dict(values)
             out.append(row)
-        counts = tally([*(normalized(line) for r in out for line in r.lines), *unplaced])
+        counts = tally([*(line for r in out for line in r.lines), *unplaced])  # all just written in today's shape
         summary: dict[str, Any] = {name: counts[name] for name in (*LINE_STATUSES, "unverified")}
         await ReceiptComparison.filter(batch_id=batch.id).delete()
         await ReceiptComparison.create(school_id=batch.school_id, batch_id=batch.id, unplaced=unplaced, compared_at=now, **summary)

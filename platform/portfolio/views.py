@@ -136,19 +136,11 @@ async def visible_performance(actor: Actor, performance_id: int) -> DiversePerfo
     return (await load_performances([performance_id]))[0]
 
 
-def students_by_id(school_id: int):  # noqa: ANN201 - a DataLoader batch function
-    """Students' rows for the portfolios of a request (one statement for all of them)."""
-
-    async def batch(keys: list[int]) -> list[Person | None]:
-        rows = await reads.people(keys, school_id)
-        return [rows.get(key) for key in keys]
-
-    return batch
-
-
 def people_by_id(school_id: int | None):  # noqa: ANN201 - a DataLoader batch function
+    """People of the school by id (teachers, students) for a request, one plain statement."""
+
     async def batch(keys: list[int]) -> list[Person | None]:
-        rows = {p.id: p for p in await Person.filter(id__in=list(set(keys)), school_id=school_id or -1)}
+        rows = await reads.people(keys, school_id or -1)
         return [rows.get(k) for k in keys]
 
     return batch
